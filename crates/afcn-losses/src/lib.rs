@@ -1,0 +1,1 @@
+//! afcn-losses
