@@ -1,1 +1,8 @@
-//! afcn-train
+//! The AFCN trainer: wires data, backbone, attention, certainty and losses together, and the
+//! `afcn` command line.
+//!
+//! It is the only crate of the workspace that depends on all the others; see
+//! `docs/architecture.md` for the crate graph.
+
+pub mod backend;
+pub mod commands;

@@ -1,1 +1,23 @@
-fn main() {}
+//! The `afcn` command: train, evaluate and explain facial-expression recognition models that
+//! stay accurate under label noise.
+
+use clap::Parser;
+
+/// Noise-robust facial-expression recognition (AFCN) in Rust.
+#[derive(Debug, Parser)]
+#[command(name = "afcn", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: afcn_train::commands::Command,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match cli.command.run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
