@@ -1,0 +1,249 @@
+//! Batches of Burn tensors, decoded and augmented in parallel (rayon), and the seeded sample
+//! order of an epoch.
+
+use burn::tensor::{Int, Tensor, TensorData, backend::Backend};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
+
+use crate::dataset::{Annotation, FerDataset};
+use crate::error::Result;
+use crate::transform::{AugmentConfig, eval_pixels};
+
+/// A training batch of two views.
+#[derive(Debug, Clone)]
+pub struct TwoViewBatch<B: Backend> {
+    /// View 1, T(x).
+    pub view1: Tensor<B, 4>,
+    /// View 2, T(flip(x)).
+    pub view2: Tensor<B, 4>,
+    /// The given labels.
+    pub labels: Tensor<B, 1, Int>,
+    /// The given and clean labels of each sample, on the host.
+    pub annotations: Vec<Annotation>,
+    /// The samples' indices in the dataset (the label store's keys).
+    pub indices: Vec<usize>,
+}
+
+/// An evaluation (or single-view) batch.
+#[derive(Debug, Clone)]
+pub struct Batch<B: Backend> {
+    /// The images.
+    pub images: Tensor<B, 4>,
+    /// The given labels (on a test split, the clean ones).
+    pub labels: Tensor<B, 1, Int>,
+    /// The given and clean labels of each sample, on the host.
+    pub annotations: Vec<Annotation>,
+    /// The samples' indices in the dataset.
+    pub indices: Vec<usize>,
+}
+
+/// Decodes and transforms `indices` of `dataset` in parallel: `transform` gives the flattened
+/// views of one sample.
+fn gather<D: FerDataset + ?Sized, const V: usize>(
+    dataset: &D,
+    indices: &[usize],
+    transform: impl Fn(&image::RgbImage, usize) -> [Vec<f32>; V] + Sync,
+) -> Result<(Vec<Vec<f32>>, Vec<Annotation>)> {
+    let samples: Vec<([Vec<f32>; V], Annotation)> = indices
+        .par_iter()
+        .map(|&index| {
+            let sample = dataset.get(index)?;
+            Ok((transform(&sample.image, index), sample.annotation))
+        })
+        .collect::<Result<_>>()?;
+    let mut views: Vec<Vec<f32>> = (0..V).map(|_| Vec::new()).collect();
+    let mut annotations = Vec::with_capacity(samples.len());
+    for (sample_views, annotation) in samples {
+        for (all, view) in views.iter_mut().zip(sample_views) {
+            all.extend_from_slice(&view);
+        }
+        annotations.push(annotation);
+    }
+    Ok((views, annotations))
+}
+
+fn images<B: Backend>(pixels: Vec<f32>, n: usize, side: u32, device: &B::Device) -> Tensor<B, 4> {
+    let side = side as usize;
+    Tensor::from_data(TensorData::new(pixels, [n, 3, side, side]), device)
+}
+
+fn labels<B: Backend>(annotations: &[Annotation], device: &B::Device) -> Tensor<B, 1, Int> {
+    let labels: Vec<i64> = annotations.iter().map(|a| a.label as i64).collect();
+    Tensor::from_data(TensorData::new(labels, [annotations.len()]), device)
+}
+
+/// The two-view training batch of `indices` in `epoch` (see
+/// [`AugmentConfig::two_views`]); samples are decoded and augmented in parallel.
+///
+/// # Shapes
+/// - `view1`, `view2`: `[N, 3, S, S]` with N = `indices.len()`, S = `augment.image_size`
+/// - `labels`: `[N]`
+pub fn two_view_batch<B: Backend, D: FerDataset + ?Sized>(
+    dataset: &D,
+    indices: &[usize],
+    augment: &AugmentConfig,
+    run_seed: u64,
+    epoch: usize,
+    device: &B::Device,
+) -> Result<TwoViewBatch<B>> {
+    let (views, annotations) = gather(dataset, indices, |image, index| {
+        augment.two_views(image, run_seed, index, epoch)
+    })?;
+    let [first, second]: [Vec<f32>; 2] = views.try_into().unwrap_or_default();
+    let (n, side) = (indices.len(), augment.image_size);
+    Ok(TwoViewBatch {
+        view1: images(first, n, side, device),
+        view2: images(second, n, side, device),
+        labels: labels(&annotations, device),
+        annotations,
+        indices: indices.to_vec(),
+    })
+}
+
+/// The single-view training batch of `indices` in `epoch` (see [`AugmentConfig::one_view`]).
+///
+/// # Shapes
+/// - `images`: `[N, 3, S, S]`; `labels`: `[N]`
+pub fn train_batch<B: Backend, D: FerDataset + ?Sized>(
+    dataset: &D,
+    indices: &[usize],
+    augment: &AugmentConfig,
+    run_seed: u64,
+    epoch: usize,
+    device: &B::Device,
+) -> Result<Batch<B>> {
+    let (views, annotations) = gather(dataset, indices, |image, index| {
+        [augment.one_view(image, run_seed, index, epoch)]
+    })?;
+    batch_of(views, annotations, indices, augment.image_size, device)
+}
+
+/// The evaluation batch of `indices`: resized to `size` and normalised, nothing random.
+///
+/// # Shapes
+/// - `images`: `[N, 3, size, size]`; `labels`: `[N]`
+pub fn eval_batch<B: Backend, D: FerDataset + ?Sized>(
+    dataset: &D,
+    indices: &[usize],
+    size: u32,
+    device: &B::Device,
+) -> Result<Batch<B>> {
+    let (views, annotations) = gather(dataset, indices, |image, _| [eval_pixels(image, size)])?;
+    batch_of(views, annotations, indices, size, device)
+}
+
+fn batch_of<B: Backend>(
+    views: Vec<Vec<f32>>,
+    annotations: Vec<Annotation>,
+    indices: &[usize],
+    side: u32,
+    device: &B::Device,
+) -> Result<Batch<B>> {
+    let pixels = views.into_iter().next().unwrap_or_default();
+    Ok(Batch {
+        images: images(pixels, indices.len(), side, device),
+        labels: labels(&annotations, device),
+        annotations,
+        indices: indices.to_vec(),
+    })
+}
+
+/// The order in which epoch `epoch` of a run visits `len` samples: a permutation seeded by
+/// (run seed, epoch).
+pub fn epoch_order(len: usize, run_seed: u64, epoch: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..len).collect();
+    let mut rng =
+        ChaCha8Rng::seed_from_u64(run_seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    order.shuffle(&mut rng);
+    order
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dataset::check_index;
+    use burn::backend::Flex;
+    use image::{Rgb, RgbImage};
+
+    /// Four 8 x 8 images of one grey level each, labels 0..4, clean labels reversed.
+    struct Tiny(Vec<String>);
+
+    impl FerDataset for Tiny {
+        fn class_names(&self) -> &[String] {
+            &self.0
+        }
+        fn len(&self) -> usize {
+            4
+        }
+        fn annotation(&self, index: usize) -> Result<Annotation> {
+            check_index(index, 4)?;
+            Ok(Annotation {
+                label: index,
+                clean_label: 3 - index,
+            })
+        }
+        fn image(&self, index: usize) -> Result<RgbImage> {
+            check_index(index, 4)?;
+            Ok(RgbImage::from_pixel(8, 8, Rgb([index as u8 * 60; 3])))
+        }
+    }
+
+    fn tiny() -> Tiny {
+        Tiny((0..4).map(|i| format!("c{i}")).collect())
+    }
+
+    #[test]
+    fn two_view_batch_stacks_samples_in_order() {
+        let device = Default::default();
+        let augment = AugmentConfig {
+            image_size: 6,
+            ..AugmentConfig::default()
+        };
+        let batch =
+            two_view_batch::<Flex, _>(&tiny(), &[2, 0, 3], &augment, 11, 1, &device).unwrap();
+        assert_eq!(batch.view1.dims(), [3, 3, 6, 6]);
+        assert_eq!(batch.view2.dims(), [3, 3, 6, 6]);
+        assert_eq!(batch.indices, vec![2, 0, 3]);
+        assert_eq!(
+            batch.labels.into_data().to_vec::<i64>().unwrap(),
+            vec![2, 0, 3]
+        );
+        assert_eq!(
+            batch.annotations[0],
+            Annotation {
+                label: 2,
+                clean_label: 1
+            }
+        );
+        let view1 = batch.view1.into_data().to_vec::<f32>().unwrap();
+        let image = tiny().image(0).unwrap();
+        let [expected, _] = augment.two_views(&image, 11, 0, 1);
+        assert_eq!(&view1[108..216], &expected[..]);
+    }
+
+    #[test]
+    fn eval_batch_is_deterministic_normalisation() {
+        let device = Default::default();
+        let batch = eval_batch::<Flex, _>(&tiny(), &[1, 1], 4, &device).unwrap();
+        assert_eq!(batch.images.dims(), [2, 3, 4, 4]);
+        let pixels = batch.images.into_data().to_vec::<f32>().unwrap();
+        let expected = eval_pixels(&tiny().image(1).unwrap(), 4);
+        assert_eq!(&pixels[..48], &expected[..]);
+        assert_eq!(&pixels[48..], &expected[..]);
+        let err = eval_batch::<Flex, _>(&tiny(), &[4], 4, &device).unwrap_err();
+        assert!(err.to_string().contains("out of range"), "{err}");
+    }
+
+    #[test]
+    fn epoch_order_is_a_seeded_permutation() {
+        let order = epoch_order(50, 3, 0);
+        let mut sorted = order.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..50).collect::<Vec<_>>());
+        assert_eq!(order, epoch_order(50, 3, 0));
+        assert_ne!(order, epoch_order(50, 3, 1));
+        assert_ne!(order, epoch_order(50, 4, 0));
+    }
+}
