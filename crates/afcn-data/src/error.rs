@@ -130,7 +130,9 @@ pub enum DataError {
         reason: String,
     },
     /// A face box does not overlap the image it crops.
-    #[error("{at}: face box {x},{y} {width}x{height} lies outside the {image_width}x{image_height} image")]
+    #[error(
+        "{at}: face box {x},{y} {width}x{height} lies outside the {image_width}x{image_height} image"
+    )]
     FaceBox {
         /// Where the box was listed.
         at: Location,
