@@ -1,0 +1,73 @@
+//! Conformance with torchvision: the ResNet-18 fixture made by `fixtures/make_fixtures.py`
+//! (random weights and batch-norm statistics, 7 classes, 112x112 input) must reproduce
+//! PyTorch's eval-mode logits and layer-4 features to relative error <= 1e-4.
+
+use afcn_backbone::{Arch, HeadStatus, ResNetConfig};
+use burn::{
+    backend::Flex,
+    tensor::{Tensor, TensorData},
+};
+use burn_store::{ModuleStore, SafetensorsStore};
+
+type B = Flex;
+
+const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/resnet18-112");
+
+fn io_tensor<const D: usize>(name: &str) -> Tensor<B, D> {
+    let mut store = SafetensorsStore::from_file(format!("{FIXTURE}/io.safetensors"));
+    let data: TensorData = store
+        .get_snapshot(name)
+        .expect("io.safetensors reads")
+        .unwrap_or_else(|| panic!("io.safetensors has `{name}`"))
+        .to_data()
+        .expect("tensor data reads");
+    Tensor::from_data(data, &Default::default())
+}
+
+/// max |actual - expected| / max |expected|, over the whole tensor.
+fn relative_error<const D: usize>(actual: Tensor<B, D>, expected: Tensor<B, D>) -> f32 {
+    let scale: f32 = expected.clone().abs().max().into_scalar();
+    let diff: f32 = (actual - expected).abs().max().into_scalar();
+    diff / scale
+}
+
+#[test]
+fn resnet18_fixture_reproduces_torchvision_eval_logits_and_features() {
+    let device = Default::default();
+    let (model, report) = ResNetConfig::new()
+        .with_arch(Arch::ResNet18)
+        .with_num_classes(7)
+        .init::<B>(&device)
+        .load_weights(format!("{FIXTURE}/weights.safetensors"))
+        .expect("the fixture loads");
+
+    // 20 convolutions, 20 batch norms with 4 tensors each, fc weight and bias.
+    assert_eq!(report.applied.len(), 20 + 20 * 4 + 2, "{report}");
+    assert!(report.is_complete(), "{report}");
+    assert!(report.unused.is_empty(), "{report}");
+    assert_eq!(
+        report.ignored.len(),
+        20,
+        "one num_batches_tracked per batch norm"
+    );
+    assert_eq!(report.head, HeadStatus::Loaded);
+    assert!(
+        report
+            .applied
+            .contains(&"layer2.0.downsample.1.running_var".to_string())
+    );
+
+    let out = model.forward(io_tensor::<4>("input"));
+    let features = io_tensor::<4>("features");
+    let logits = io_tensor::<2>("logits");
+    assert_eq!(out.features.dims(), features.dims());
+    assert_eq!(out.logits.dims(), logits.dims());
+    let logits_error = relative_error(out.logits, logits);
+    let features_error = relative_error(out.features, features);
+    println!("relative error: logits {logits_error:e}, features {features_error:e}");
+    assert!(logits_error <= 1e-4, "logits relative error {logits_error}");
+    assert!(
+        features_error <= 1e-4,
+        "features relative error {features_error}"
+    );
+}
