@@ -207,7 +207,7 @@ mod tests {
         assert_eq!(batch.view2.dims(), [3, 3, 6, 6]);
         assert_eq!(batch.indices, vec![2, 0, 3]);
         assert_eq!(
-            batch.labels.into_data().to_vec::<i64>().unwrap(),
+            batch.labels.into_data().iter::<i64>().collect::<Vec<_>>(),
             vec![2, 0, 3]
         );
         assert_eq!(
