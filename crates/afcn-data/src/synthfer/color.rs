@@ -13,7 +13,9 @@ pub fn mix(a: Rgb<u8>, b: Rgb<u8>, t: f32) -> Rgb<u8> {
 
 /// `c` with every channel multiplied by `factor` (saturating at 255).
 pub fn shade(c: Rgb<u8>, factor: f32) -> Rgb<u8> {
-    Rgb(c.0.map(|v| (f32::from(v) * factor).round().clamp(0.0, 255.0) as u8))
+    Rgb(c
+        .0
+        .map(|v| (f32::from(v) * factor).round().clamp(0.0, 255.0) as u8))
 }
 
 /// One colour of `palette`, each channel jittered by up to `jitter` levels.

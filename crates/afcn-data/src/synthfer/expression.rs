@@ -119,15 +119,29 @@ impl Expression {
         }
     }
 
-    /// The action units of one sample of this expression at `intensity` (in `[0, 1]`): the
-    /// prototype scaled by the intensity, each unit jittered by up to `jitter` (relative), so
-    /// that two samples of a class never move their faces identically. At intensity 0 every
-    /// expression is neutral.
-    pub fn action_units(self, intensity: f32, jitter: f32, rng: &mut impl Rng) -> ActionUnits {
+    /// The prototype scaled by `intensity` (in `[0, 1]`). At intensity 0 every expression is
+    /// neutral.
+    pub fn action_units(self, intensity: f32) -> ActionUnits {
         let mut aus = self.prototype();
         for unit in aus.units_mut() {
+            *unit = (*unit * intensity).clamp(0.0, 1.0);
+        }
+        aus
+    }
+
+    /// The action units of one sample at `intensity`: [`action_units`](Self::action_units) with
+    /// each unit jittered by up to `jitter` (relative), so that no two samples of a class move
+    /// their faces identically.
+    pub fn jittered_action_units(
+        self,
+        intensity: f32,
+        jitter: f32,
+        rng: &mut impl Rng,
+    ) -> ActionUnits {
+        let mut aus = self.action_units(intensity);
+        for unit in aus.units_mut() {
             let factor = 1.0 + jitter * rng.random_range(-1.0f32..=1.0);
-            *unit = (*unit * intensity * factor).clamp(0.0, 1.0);
+            *unit = (*unit * factor).clamp(0.0, 1.0);
         }
         aus
     }
@@ -206,7 +220,15 @@ mod tests {
         let names: Vec<_> = Expression::ALL.iter().map(|e| e.name()).collect();
         assert_eq!(
             names,
-            ["surprise", "fear", "disgust", "happiness", "sadness", "anger", "neutral"]
+            [
+                "surprise",
+                "fear",
+                "disgust",
+                "happiness",
+                "sadness",
+                "anger",
+                "neutral"
+            ]
         );
         for (k, e) in Expression::ALL.into_iter().enumerate() {
             assert_eq!(e.index(), k);
@@ -230,8 +252,12 @@ mod tests {
     fn zero_intensity_is_neutral_and_units_stay_in_range() {
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         for e in Expression::ALL {
-            assert_eq!(e.action_units(0.0, 0.2, &mut rng), ActionUnits::default());
-            let mut full = e.action_units(1.0, 0.5, &mut rng);
+            assert_eq!(
+                e.jittered_action_units(0.0, 0.2, &mut rng),
+                ActionUnits::default()
+            );
+            assert_eq!(e.action_units(1.0), e.prototype());
+            let mut full = e.jittered_action_units(1.0, 0.5, &mut rng);
             assert!(full.units_mut().iter().all(|u| (0.0..=1.0).contains(&**u)));
         }
     }

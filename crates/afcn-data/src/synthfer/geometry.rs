@@ -177,7 +177,10 @@ mod tests {
     fn pose_rotates_scales_and_translates() {
         let pose = Pose::new(Vec2::new(10.0, 20.0), 2.0, std::f32::consts::FRAC_PI_2);
         let p = pose.apply(Vec2::new(1.0, 0.0));
-        assert!((p.x - 10.0).abs() < 1e-5 && (p.y - 22.0).abs() < 1e-5, "{p:?}");
+        assert!(
+            (p.x - 10.0).abs() < 1e-5 && (p.y - 22.0).abs() < 1e-5,
+            "{p:?}"
+        );
         assert!((pose.scale() - 2.0).abs() < 1e-6);
     }
 
@@ -215,8 +218,16 @@ mod tests {
     fn degenerate_and_level_polygons_never_panic() {
         let mut canvas = RgbImage::new(16, 16);
         let shapes: [&[Vec2]; 4] = [
-            &[Vec2::new(1.0, 1.0), Vec2::new(1.0, 1.0), Vec2::new(1.0, 1.0)],
-            &[Vec2::new(1.0, 5.0), Vec2::new(9.0, 5.0), Vec2::new(12.0, 5.2)],
+            &[
+                Vec2::new(1.0, 1.0),
+                Vec2::new(1.0, 1.0),
+                Vec2::new(1.0, 1.0),
+            ],
+            &[
+                Vec2::new(1.0, 5.0),
+                Vec2::new(9.0, 5.0),
+                Vec2::new(12.0, 5.2),
+            ],
             &[
                 Vec2::new(0.0, 3.0),
                 Vec2::new(5.0, 3.0),
@@ -227,13 +238,24 @@ mod tests {
                 Vec2::new(14.0, 12.0),
                 Vec2::new(0.0, 12.0),
             ],
-            &[Vec2::new(-40.0, -3.0), Vec2::new(50.0, 20.0), Vec2::new(-4.0, 30.0)],
+            &[
+                Vec2::new(-40.0, -3.0),
+                Vec2::new(50.0, 20.0),
+                Vec2::new(-4.0, 30.0),
+            ],
         ];
         for shape in shapes {
             fill_pixels(&mut canvas, shape.iter().copied(), Rgb([9, 9, 9]));
         }
         // A stroke along a path with repeated points stays finite.
-        let outline = stroke(&[Vec2::new(2.0, 2.0), Vec2::new(2.0, 2.0), Vec2::new(8.0, 9.0)], 2.0);
+        let outline = stroke(
+            &[
+                Vec2::new(2.0, 2.0),
+                Vec2::new(2.0, 2.0),
+                Vec2::new(8.0, 9.0),
+            ],
+            2.0,
+        );
         assert!(outline.iter().all(|p| p.x.is_finite() && p.y.is_finite()));
     }
 }
