@@ -1,1 +1,20 @@
-fn main() {}
+//! `cargo xtask <task>`: the project's automation, in plain Rust.
+//!
+//! `main` only parses and dispatches; each task lives in its own module and all flags are
+//! declared in [`flags`].
+
+mod flags;
+mod gpu_check;
+mod process;
+mod test;
+
+use clap::Parser;
+
+fn main() -> anyhow::Result<()> {
+    let flags = flags::Xtask::parse();
+    process::enter_workspace_root()?;
+    match flags.task {
+        flags::Task::Test(f) => test::run(&f),
+        flags::Task::GpuCheck(f) => gpu_check::run(&f),
+    }
+}

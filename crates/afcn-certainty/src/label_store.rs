@@ -16,8 +16,9 @@ use crate::{CorrectionQuality, LabelChange, LabelStoreError};
 /// Corrections may themselves be corrected later; every change is logged. When the clean
 /// labels are known (noise injected on purpose), [`LabelStore::quality`] measures the
 /// corrections. The latest prediction of each sample seen by [`LabelStore::observe`] or
-/// [`LabelStore::correct`] is kept for [`LabelStore::suspects`].
-#[derive(Debug, Clone)]
+/// [`LabelStore::correct`] is kept for [`LabelStore::suspects`]. It serialises with serde,
+/// so that a trainer can checkpoint it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct LabelStore {
     num_classes: usize,
     given: Vec<usize>,

@@ -111,7 +111,10 @@ pub fn run_on<T: BackendTask>(kind: BackendKind, task: T) -> Result<T::Output, B
         #[cfg(feature = "wgpu")]
         BackendKind::Wgpu => {
             type B = burn::backend::Autodiff<burn::backend::Wgpu>;
-            let device = probe::<B>(kind, "a Vulkan, Metal or DX12 driver; on Linux without a GPU install mesa-vulkan-drivers")?;
+            let device = probe::<B>(
+                kind,
+                "a Vulkan, Metal or DX12 driver; on Linux without a GPU install mesa-vulkan-drivers",
+            )?;
             Ok(task.run::<B>(device))
         }
         #[cfg(feature = "cuda")]
@@ -156,7 +159,7 @@ fn probe<B: AutodiffBackend>(
     }));
     panic::set_hook(previous_hook);
     match outcome {
-        Ok((device, sum)) if sum == 3.0 => Ok(device),
+        Ok((device, 3.0)) => Ok(device),
         Ok((_, sum)) => Err(BackendError::NoDevice {
             backend: kind,
             hint,
@@ -187,7 +190,10 @@ mod tests {
     fn a_backend_not_compiled_in_is_an_error_naming_its_feature() {
         for kind in BackendKind::ALL.into_iter().filter(|k| !k.is_compiled()) {
             let message = check(kind).unwrap_err().to_string();
-            assert!(message.contains(&format!("--features {}", kind.name())), "{message}");
+            assert!(
+                message.contains(&format!("--features {}", kind.name())),
+                "{message}"
+            );
         }
     }
 }

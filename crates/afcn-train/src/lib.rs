@@ -6,3 +6,11 @@
 
 pub mod backend;
 pub mod commands;
+pub mod config;
+pub mod data;
+pub mod metrics;
+pub mod model;
+pub mod report;
+pub mod run_dir;
+pub mod step;
+pub mod trainer;

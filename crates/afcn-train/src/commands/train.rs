@@ -1,0 +1,192 @@
+//! `afcn train`: trains a method on a dataset and writes a run directory.
+
+use std::path::PathBuf;
+
+use afcn_backbone::Arch;
+use anyhow::Context;
+use burn::tensor::backend::AutodiffBackend;
+
+use crate::{
+    backend::{BackendKind, BackendTask, run_on},
+    config::{DatasetKind, Method, Preset, TrainConfig},
+    data, report,
+    run_dir::{RunDir, names},
+    trainer::Trainer,
+};
+
+/// Arguments of `afcn train`. Flags override the configuration file, which overrides the
+/// preset.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The preset the configuration starts from.
+    #[arg(long, value_enum, default_value_t = Preset::Synthfer)]
+    pub preset: Preset,
+    /// A TOML configuration file (see `docs/training.md`); its keys override the preset.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// The method to train.
+    #[arg(long, value_enum)]
+    pub method: Option<Method>,
+    /// The dataset.
+    #[arg(long, value_enum)]
+    pub dataset: Option<DatasetKind>,
+    /// The dataset's root directory.
+    #[arg(long)]
+    pub root: Option<PathBuf>,
+    /// Symmetric label-noise rate injected into the training split, in [0, 1].
+    #[arg(long)]
+    pub noise: Option<f64>,
+    /// The run's seed (also the noise seed).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// The compute backend.
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendKind>,
+    /// Number of epochs.
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Images per batch.
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// The backbone architecture.
+    #[arg(long)]
+    pub arch: Option<Arch>,
+    /// Pretrained weights (torchvision names, `.pth` or `.safetensors`).
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
+    /// The run directory (default `runs/<method>-<dataset>-noise<P>-seed<S>`).
+    #[arg(long, conflicts_with = "resume")]
+    pub out: Option<PathBuf>,
+    /// Continue the run in this directory from its latest checkpoint.
+    #[arg(long)]
+    pub resume: Option<PathBuf>,
+}
+
+impl Args {
+    /// The configuration these arguments describe.
+    pub fn config(&self) -> anyhow::Result<TrainConfig> {
+        let base = self.preset.config();
+        let mut config = match &self.config {
+            Some(path) => TrainConfig::from_toml_file(path, &base)?,
+            None => base,
+        };
+        if let Some(method) = self.method {
+            config.method = method;
+        }
+        if let Some(dataset) = self.dataset {
+            config.data.dataset = dataset;
+        }
+        if let Some(root) = &self.root {
+            config.data.root = Some(root.clone());
+        }
+        if let Some(noise) = self.noise {
+            config.data.noise.rate = noise;
+        }
+        if let Some(seed) = self.seed {
+            config.seed = seed;
+            config.data.noise.seed = seed;
+        }
+        if let Some(backend) = self.backend {
+            config.backend = backend;
+        }
+        if let Some(epochs) = self.epochs {
+            config.epochs = epochs;
+            let scaled = afcn_losses::AfcnConfig::for_epochs(epochs);
+            config.afcn.warmup_epochs = scaled.warmup_epochs;
+            config.afcn.correct_from_epoch = scaled.correct_from_epoch;
+        }
+        if let Some(batch_size) = self.batch_size {
+            config.batch_size = batch_size;
+        }
+        if let Some(arch) = self.arch {
+            config.arch = arch;
+        }
+        if let Some(weights) = &self.weights {
+            config.weights = Some(weights.clone());
+        }
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+/// Runs `afcn train`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let (config, run) = match &args.resume {
+        Some(dir) => {
+            let run = RunDir::create(dir)?;
+            anyhow::ensure!(
+                !run.is_complete(),
+                "{} holds a complete run; nothing to resume",
+                dir.display()
+            );
+            let config =
+                TrainConfig::from_toml_file(&run.join(names::CONFIG), &TrainConfig::default())?;
+            (config, run)
+        }
+        None => {
+            let config = args.config()?;
+            let out = args.out.clone().unwrap_or_else(|| default_run_dir(&config));
+            let run = RunDir::create(&out)?;
+            anyhow::ensure!(
+                run.latest_checkpoint()?.is_none() && !run.is_complete(),
+                "{} already holds a run: resume it with `--resume {}` or choose another --out",
+                out.display(),
+                out.display()
+            );
+            run.write(names::CONFIG, &config.to_toml())?;
+            (config, run)
+        }
+    };
+    eprintln!(
+        "# run directory: {}\n{}",
+        run.path().display(),
+        config.to_toml()
+    );
+    run_on(config.backend, TrainTask { config, run })?
+}
+
+/// The default run directory of a configuration.
+pub fn default_run_dir(config: &TrainConfig) -> PathBuf {
+    PathBuf::from("runs").join(format!(
+        "{}-{}-noise{}-seed{}",
+        config.method,
+        config.data.dataset,
+        (config.data.noise.rate * 100.0).round(),
+        config.seed
+    ))
+}
+
+/// A whole run on one backend.
+struct TrainTask {
+    config: TrainConfig,
+    run: RunDir,
+}
+
+impl BackendTask for TrainTask {
+    type Output = anyhow::Result<()>;
+
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> anyhow::Result<()> {
+        let TrainTask { config, run } = self;
+        let data = data::open(&config.data).context("opening the dataset")?;
+        if let Some(noise) = &data.noise {
+            eprintln!(
+                "label noise: {} of {} training labels changed ({:.1}%)",
+                noise.changed(),
+                data.train.len(),
+                100.0 * noise.realised_rate()
+            );
+        }
+        let mut trainer = Trainer::<B>::new(config, data, device)?;
+        if let Some(checkpoint) = run.latest_checkpoint()? {
+            eprintln!("resuming from {}", checkpoint.display());
+            trainer = trainer.resume(&checkpoint)?;
+        }
+        trainer.train(&run, |trainer| {
+            report::write_metrics(&run, trainer.history())
+        })?;
+        report::write_final(&run, &trainer)?;
+        run.mark_complete()?;
+        eprintln!("done: {}", run.join(names::REPORT).display());
+        Ok(())
+    }
+}

@@ -1,0 +1,449 @@
+//! The configuration of a training run: one TOML file with every knob, presets, and the
+//! checks that reject a bad value before any work starts.
+
+use std::{fmt, path::Path, path::PathBuf, str::FromStr};
+
+use afcn_backbone::Arch;
+use afcn_data::{AugmentConfig, NoiseConfig, synthfer::SynthFerConfig};
+use afcn_losses::{AfcnConfig, EacConfig, ScnConfig};
+use serde::{Deserialize, Serialize};
+
+use crate::backend::BackendKind;
+
+/// The training methods of the comparison, all in one harness.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// Cross-entropy on one view.
+    Baseline,
+    /// Self-Cure Network: importance-scaled logits, rank regularisation, relabelling.
+    Scn,
+    /// Relative Uncertainty Learning: uncertainty-weighted feature mixing.
+    Rul,
+    /// Erasing Attention Consistency: flip consistency of class activation maps.
+    Eac,
+    /// Attention-based Fusion Consistency Network (this project's method).
+    #[default]
+    Afcn,
+}
+
+impl Method {
+    /// All methods, in the order of the paper's tables.
+    pub const ALL: [Method; 5] = [
+        Method::Baseline,
+        Method::Scn,
+        Method::Rul,
+        Method::Eac,
+        Method::Afcn,
+    ];
+
+    /// The method's name on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Baseline => "baseline",
+            Method::Scn => "scn",
+            Method::Rul => "rul",
+            Method::Eac => "eac",
+            Method::Afcn => "afcn",
+        }
+    }
+
+    /// Whether a step sees two views of each image (the image and its mirror).
+    pub fn two_views(self, afcn: &AfcnConfig) -> bool {
+        match self {
+            Method::Eac => true,
+            Method::Afcn => afcn.consistency,
+            Method::Baseline | Method::Scn | Method::Rul => false,
+        }
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The datasets a run can train on.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum DatasetKind {
+    /// The embedded synthetic dataset (no download).
+    #[default]
+    Synthfer,
+    /// RAF-DB basic.
+    Rafdb,
+    /// FERPlus (majority protocol).
+    Ferplus,
+    /// AffectNet.
+    Affectnet,
+    /// An image folder `root/{train,test}/<class>/*.jpg`.
+    Folder,
+}
+
+impl fmt::Display for DatasetKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DatasetKind::Synthfer => "synthfer",
+            DatasetKind::Rafdb => "rafdb",
+            DatasetKind::Ferplus => "ferplus",
+            DatasetKind::Affectnet => "affectnet",
+            DatasetKind::Folder => "folder",
+        })
+    }
+}
+
+/// Where the images come from and how their labels are corrupted.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DataConfig {
+    /// The dataset. Default: `synthfer`.
+    pub dataset: DatasetKind,
+    /// The dataset's root directory (every dataset but `synthfer` needs one).
+    pub root: Option<PathBuf>,
+    /// Number of classes for FERPlus (7 or 8) and AffectNet (7 or 8). Default: 7.
+    pub classes: usize,
+    /// Label noise injected into the training split (rate 0 for none). Default: 30% symmetric.
+    pub noise: NoiseConfig,
+    /// Skip unreadable samples (and report them) instead of failing. Default: false.
+    pub skip_bad: bool,
+    /// The SynthFER generator, when `dataset = "synthfer"`.
+    pub synthfer: SynthFerConfig,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        Self {
+            dataset: DatasetKind::Synthfer,
+            root: None,
+            classes: 7,
+            noise: NoiseConfig::default(),
+            skip_bad: false,
+            synthfer: SynthFerConfig::default(),
+        }
+    }
+}
+
+/// Adam with decoupled learning-rate decay per epoch [ref: EAC].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OptimConfig {
+    /// Initial learning rate. Default: 2e-4 (EAC's ResNet-18 rate).
+    pub lr: f64,
+    /// Factor applied to the learning rate after each epoch. Default: 0.9.
+    pub lr_decay: f64,
+    /// L2 weight decay. Default: 1e-4.
+    pub weight_decay: f64,
+}
+
+impl Default for OptimConfig {
+    fn default() -> Self {
+        Self {
+            lr: 2e-4,
+            lr_decay: 0.9,
+            weight_decay: 1e-4,
+        }
+    }
+}
+
+/// Every knob of a training run. Unknown keys in a TOML file are errors.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainConfig {
+    /// The method to train. Default: `afcn`.
+    pub method: Method,
+    /// The compute backend. Default: `cpu`.
+    pub backend: BackendKind,
+    /// The run's seed: weights, shuffling, augmentation (label noise has its own seed in
+    /// `data.noise`). Default: 0.
+    pub seed: u64,
+    /// Number of epochs. Default: 60.
+    pub epochs: usize,
+    /// Images per batch. Default: 32.
+    pub batch_size: usize,
+    /// The backbone. Default: `resnet18`.
+    pub arch: Arch,
+    /// Pretrained weights to start from (torchvision names; `.pth` or `.safetensors`).
+    pub weights: Option<PathBuf>,
+    /// The optimiser.
+    pub optim: OptimConfig,
+    /// The dataset.
+    pub data: DataConfig,
+    /// The training transform (its `image_size` is the network input side).
+    pub augment: AugmentConfig,
+    /// The AFCN objective.
+    pub afcn: AfcnConfig,
+    /// The EAC baseline.
+    pub eac: EacConfig,
+    /// The SCN baseline.
+    pub scn: ScnConfig,
+    /// Test images whose Grad-CAM overlays go into the run directory. Default: 4.
+    pub overlays: usize,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Preset::Paper.config()
+    }
+}
+
+/// Named starting points for a configuration.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Preset {
+    /// SynthFER, the narrow ResNet at 64 x 64, 30% symmetric noise, the cpu backend: the main
+    /// job of `cargo xtask train`, sized to finish within 10 minutes on a 2-core CPU.
+    #[default]
+    Synthfer,
+    /// EAC's protocol: ResNet-18 at 224 x 224, Adam 2e-4 (1e-4 for ResNet-50), x0.9 per epoch,
+    /// 60 epochs, batch 32, RAF-DB.
+    Paper,
+}
+
+impl Preset {
+    /// The configuration of this preset.
+    pub fn config(self) -> TrainConfig {
+        match self {
+            Preset::Paper => TrainConfig {
+                method: Method::Afcn,
+                backend: BackendKind::Cpu,
+                seed: 0,
+                epochs: 60,
+                batch_size: 32,
+                arch: Arch::ResNet18,
+                weights: None,
+                optim: OptimConfig::default(),
+                data: DataConfig {
+                    dataset: DatasetKind::Rafdb,
+                    ..DataConfig::default()
+                },
+                augment: AugmentConfig::default(),
+                afcn: AfcnConfig::for_epochs(60),
+                eac: EacConfig::default(),
+                scn: ScnConfig::default(),
+                overlays: 4,
+            },
+            Preset::Synthfer => {
+                let epochs = 12;
+                let synthfer = SynthFerConfig::default();
+                TrainConfig {
+                    epochs,
+                    batch_size: 32,
+                    arch: Arch::ResNetNarrow,
+                    optim: OptimConfig {
+                        lr: 1e-3,
+                        ..OptimConfig::default()
+                    },
+                    augment: AugmentConfig {
+                        image_size: synthfer.image_size,
+                        ..AugmentConfig::default()
+                    },
+                    data: DataConfig {
+                        dataset: DatasetKind::Synthfer,
+                        synthfer,
+                        ..DataConfig::default()
+                    },
+                    afcn: AfcnConfig::for_epochs(epochs),
+                    ..Preset::Paper.config()
+                }
+            }
+        }
+    }
+}
+
+/// Why a configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML for a [`TrainConfig`] (unknown key, wrong type...).
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// A value is outside its range.
+    #[error("config: `{field}` = {value} is out of range: expected {expected}")]
+    OutOfRange {
+        /// The dotted key.
+        field: &'static str,
+        /// The value given.
+        value: String,
+        /// What is allowed.
+        expected: &'static str,
+    },
+    /// The dataset needs a root directory.
+    #[error("config: dataset `{0}` needs `data.root` (or `--root DIR`)")]
+    MissingRoot(DatasetKind),
+}
+
+impl TrainConfig {
+    /// Reads a TOML file; keys it does not give keep the values of `base`.
+    pub fn from_toml_file(path: &Path, base: &TrainConfig) -> Result<TrainConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_toml_str(&text, base).map_err(|message| ConfigError::Parse {
+            path: path.to_owned(),
+            message,
+        })
+    }
+
+    /// Parses TOML text over `base` (the keys given replace those of `base`).
+    pub fn from_toml_str(text: &str, base: &TrainConfig) -> Result<TrainConfig, String> {
+        let overrides: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
+        let mut merged = toml::Table::try_from(base).map_err(|e| e.to_string())?;
+        merge(&mut merged, overrides);
+        merged
+            .try_into()
+            .map_err(|e: toml::de::Error| e.to_string())
+    }
+
+    /// The configuration as TOML, as printed at the start of a run and saved beside it.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("a TrainConfig always serialises")
+    }
+
+    /// Checks every value's range and the combinations that cannot train.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |field, value: &dyn fmt::Display, expected| ConfigError::OutOfRange {
+            field,
+            value: value.to_string(),
+            expected,
+        };
+        if self.epochs == 0 {
+            return Err(bad("epochs", &self.epochs, "at least 1"));
+        }
+        if self.batch_size < 2 {
+            return Err(bad("batch_size", &self.batch_size, "at least 2"));
+        }
+        if !(self.optim.lr > 0.0 && self.optim.lr.is_finite()) {
+            return Err(bad("optim.lr", &self.optim.lr, "a positive number"));
+        }
+        if !(self.optim.lr_decay > 0.0 && self.optim.lr_decay <= 1.0) {
+            return Err(bad("optim.lr_decay", &self.optim.lr_decay, "in (0, 1]"));
+        }
+        if !(self.optim.weight_decay >= 0.0 && self.optim.weight_decay.is_finite()) {
+            return Err(bad(
+                "optim.weight_decay",
+                &self.optim.weight_decay,
+                "a non-negative number",
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.data.noise.rate) {
+            return Err(bad("data.noise.rate", &self.data.noise.rate, "in [0, 1]"));
+        }
+        if !matches!(self.data.classes, 7 | 8) {
+            return Err(bad("data.classes", &self.data.classes, "7 or 8"));
+        }
+        if self.augment.image_size < 32 {
+            return Err(bad(
+                "augment.image_size",
+                &self.augment.image_size,
+                "at least 32 (the ResNet stem and four stages halve it five times)",
+            ));
+        }
+        if self.data.dataset != DatasetKind::Synthfer && self.data.root.is_none() {
+            return Err(ConfigError::MissingRoot(self.data.dataset));
+        }
+        self.afcn.validate().map_err(|e| ConfigError::Parse {
+            path: PathBuf::from("[afcn]"),
+            message: e.to_string(),
+        })?;
+        self.data
+            .synthfer
+            .validate()
+            .map_err(|e| ConfigError::Parse {
+                path: PathBuf::from("[data.synthfer]"),
+                message: e.to_string(),
+            })?;
+        Ok(())
+    }
+}
+
+/// Recursively replaces the keys of `base` by those of `overrides`.
+fn merge(base: &mut toml::Table, overrides: toml::Table) {
+    for (key, value) in overrides {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(inner)), toml::Value::Table(over)) => merge(inner, over),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+impl FromStr for Method {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        Method::ALL
+            .into_iter()
+            .find(|m| m.name() == s)
+            .ok_or_else(|| {
+                format!("unknown method `{s}`: expected baseline, scn, rul, eac or afcn")
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presets_validate_and_round_trip_through_toml() {
+        for preset in [Preset::Synthfer, Preset::Paper] {
+            let mut config = preset.config();
+            config.data.root.get_or_insert_with(|| "/data".into());
+            config.validate().unwrap();
+            let back = TrainConfig::from_toml_str(&config.to_toml(), &TrainConfig::default());
+            assert_eq!(back.unwrap(), config);
+        }
+    }
+
+    #[test]
+    fn a_file_overrides_only_the_keys_it_gives() {
+        let base = Preset::Synthfer.config();
+        let config = TrainConfig::from_toml_str("epochs = 3\n[afcn]\nbeta = 0.7\n", &base).unwrap();
+        assert_eq!(config.epochs, 3);
+        assert_eq!(config.afcn.beta, 0.7);
+        assert_eq!(config.afcn.lambda, base.afcn.lambda);
+        assert_eq!(config.arch, base.arch);
+    }
+
+    #[test]
+    fn unknown_keys_are_errors_naming_the_key() {
+        let err = TrainConfig::from_toml_str("epocs = 3\n", &TrainConfig::default()).unwrap_err();
+        assert!(err.contains("epocs"), "{err}");
+    }
+
+    #[test]
+    fn out_of_range_values_are_rejected_with_the_key() {
+        let base = Preset::Synthfer.config();
+        for (text, key) in [
+            ("batch_size = 0", "batch_size"),
+            ("[afcn]\nbeta = 1.5", "beta"),
+            ("[afcn]\nlambda = -1.0", "lambda"),
+            ("[data.noise]\nrate = 1.2", "data.noise.rate"),
+        ] {
+            let config = TrainConfig::from_toml_str(text, &base).unwrap();
+            let err = config.validate().unwrap_err().to_string();
+            assert!(err.contains(key), "{text}: {err}");
+        }
+    }
+}

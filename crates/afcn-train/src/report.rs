@@ -1,0 +1,123 @@
+//! The outputs of a run: `metrics.json` after every epoch, and at the end the final weights,
+//! the confusion matrix, the correction log, the suspected mislabelled samples and
+//! `report.md`, which ties them together.
+
+use std::fmt::Write as _;
+
+use burn::tensor::backend::AutodiffBackend;
+use serde_json::json;
+
+use crate::{
+    metrics::EpochMetrics,
+    run_dir::{RunDir, names},
+    trainer::Trainer,
+};
+
+/// The correction log: one line per label change.
+pub const CORRECTIONS: &str = "corrections.csv";
+/// The suspected mislabelled samples, least self-confident first.
+pub const SUSPECTS: &str = "suspects.csv";
+/// The confusion matrix on the clean test split, as JSON.
+pub const CONFUSION: &str = "confusion.json";
+
+/// Writes `metrics.json` (atomically) with the epochs so far.
+pub fn write_metrics(run: &RunDir, history: &[EpochMetrics]) -> anyhow::Result<()> {
+    run.write(
+        names::METRICS,
+        &serde_json::to_string_pretty(&json!({ "epochs": history }))?,
+    )
+}
+
+/// Writes every final output of a trained run (all but the `COMPLETE` marker).
+pub fn write_final<B: AutodiffBackend>(run: &RunDir, trainer: &Trainer<B>) -> anyhow::Result<()> {
+    let class_names = trainer.class_names();
+    write_metrics(run, trainer.history())?;
+    trainer
+        .model()
+        .backbone
+        .save_safetensors(run.join(names::WEIGHTS))?;
+
+    let confusion = trainer.evaluate(&trainer.data().test)?;
+    run.write(
+        CONFUSION,
+        &serde_json::to_string_pretty(&json!({
+            "classes": class_names,
+            "counts": confusion.counts,
+            "accuracy": confusion.accuracy(),
+            "mean_class_accuracy": confusion.mean_class_accuracy(),
+        }))?,
+    )?;
+
+    let labels = trainer.labels();
+    let mut log = String::from("epoch,sample,old,new\n");
+    for change in labels.changes() {
+        writeln!(
+            log,
+            "{},{},{},{}",
+            change.epoch, change.sample, change.old, change.new
+        )?;
+    }
+    run.write(CORRECTIONS, &log)?;
+    labels.write_suspects_csv(&run.join(SUSPECTS))?;
+
+    let config = std::fs::read_to_string(run.join(names::CONFIG)).unwrap_or_default();
+    let mut report = String::new();
+    writeln!(report, "# Training report\n")?;
+    if let Some(last) = trainer.history().last() {
+        writeln!(
+            report,
+            "Clean test accuracy **{:.2}%**, mean class accuracy {:.2}%, after {} epochs.\n",
+            100.0 * last.test_accuracy,
+            100.0 * last.test_mean_class_accuracy,
+            last.epoch + 1
+        )?;
+    }
+    writeln!(report, "## Epochs\n")?;
+    writeln!(
+        report,
+        "| epoch | lr | loss | CE | aux | train acc | train acc (clean) | test acc | mean class acc | corrections | precision | recall | label noise | s |"
+    )?;
+    writeln!(
+        report,
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    )?;
+    let percent = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{:.1}%", 100.0 * v));
+    for m in trainer.history() {
+        writeln!(
+            report,
+            "| {} | {:.2e} | {:.4} | {:.4} | {:.4} | {:.1}% | {:.1}% | {:.2}% | {:.2}% | {} | {} | {} | {:.1}% | {:.0} |",
+            m.epoch,
+            m.lr,
+            m.loss,
+            m.cross_entropy,
+            m.auxiliary,
+            100.0 * m.train_accuracy,
+            100.0 * m.train_clean_accuracy,
+            100.0 * m.test_accuracy,
+            100.0 * m.test_mean_class_accuracy,
+            m.corrections,
+            percent(m.correction_precision),
+            percent(m.correction_recall),
+            100.0 * m.label_noise,
+            m.seconds,
+        )?;
+    }
+    writeln!(report, "\n## Confusion matrix (clean test split)\n")?;
+    writeln!(report, "{}", confusion.to_markdown(class_names))?;
+    writeln!(report, "## Files\n")?;
+    for (file, what) in [
+        (names::CONFIG, "the configuration of the run"),
+        (names::METRICS, "the metrics of every epoch"),
+        (CONFUSION, "the confusion matrix"),
+        (names::WEIGHTS, "the final weights (torchvision key names)"),
+        (CORRECTIONS, "every label change (epoch, sample, old, new)"),
+        (
+            SUSPECTS,
+            "samples whose prediction disagrees with their given label",
+        ),
+    ] {
+        writeln!(report, "- [`{file}`]({file}): {what}")?;
+    }
+    writeln!(report, "\n## Configuration\n\n```toml\n{config}```")?;
+    run.write(names::REPORT, &report)
+}

@@ -1,0 +1,184 @@
+//! The run directory: every file a run writes, written atomically, and the checkpoints that
+//! let `--resume` continue after a crash.
+//!
+//! A checkpoint is a directory `checkpoint-<epoch>/` (model, optimizer, trainer state) that
+//! is complete before the file `latest` is atomically replaced to name it; older checkpoints
+//! are removed afterwards. A kill at any moment leaves `latest` naming a complete checkpoint
+//! (or no checkpoint yet), never a half-written one. The run is complete once `report.md`
+//! exists; `COMPLETE` is written last.
+
+use std::{
+    fs,
+    io::Write,
+    path::{Path, PathBuf},
+};
+
+use anyhow::Context;
+
+/// File names inside a run directory.
+pub mod names {
+    /// The configuration of the run, as TOML.
+    pub const CONFIG: &str = "config.toml";
+    /// Per-epoch metrics, JSON.
+    pub const METRICS: &str = "metrics.json";
+    /// The name of the latest complete checkpoint directory.
+    pub const LATEST: &str = "latest";
+    /// Marker written when every output exists.
+    pub const COMPLETE: &str = "COMPLETE";
+    /// The final weights (torchvision key names).
+    pub const WEIGHTS: &str = "model.safetensors";
+    /// The report tying the outputs together.
+    pub const REPORT: &str = "report.md";
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same directory, flushed to
+/// disk, then renamed over `path`.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
+    tmp.write_all(bytes)
+        .and_then(|()| tmp.as_file().sync_all())
+        .with_context(|| format!("writing {}", path.display()))?;
+    tmp.persist(path)
+        .with_context(|| format!("renaming into {}", path.display()))?;
+    sync_dir(dir);
+    Ok(())
+}
+
+/// Flushes a directory's entries (the renames in it) to disk, where the platform allows.
+fn sync_dir(dir: &Path) {
+    if let Ok(handle) = fs::File::open(dir) {
+        // Directories cannot be fsynced on every platform; the rename is still atomic.
+        let _ = handle.sync_all();
+    }
+}
+
+/// A run directory.
+#[derive(Clone, Debug)]
+pub struct RunDir {
+    root: PathBuf,
+}
+
+impl RunDir {
+    /// Opens (creating if needed) the run directory `root`.
+    pub fn create(root: &Path) -> anyhow::Result<Self> {
+        fs::create_dir_all(root).with_context(|| format!("creating {}", root.display()))?;
+        Ok(Self {
+            root: root.to_owned(),
+        })
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.root
+    }
+
+    /// A path inside the directory.
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.root.join(name)
+    }
+
+    /// Whether the run finished and wrote every output.
+    pub fn is_complete(&self) -> bool {
+        self.join(names::COMPLETE).exists()
+    }
+
+    /// The latest complete checkpoint directory, if any.
+    pub fn latest_checkpoint(&self) -> anyhow::Result<Option<PathBuf>> {
+        let latest = self.join(names::LATEST);
+        match fs::read_to_string(&latest) {
+            Ok(name) => {
+                let dir = self.join(name.trim());
+                anyhow::ensure!(
+                    dir.is_dir(),
+                    "{} names {}, which does not exist",
+                    latest.display(),
+                    dir.display()
+                );
+                Ok(Some(dir))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e).with_context(|| format!("reading {}", latest.display())),
+        }
+    }
+
+    /// Writes a checkpoint for the end of `epoch`: `write` fills a fresh directory, which then
+    /// becomes the latest checkpoint; the previous ones are removed.
+    pub fn checkpoint(
+        &self,
+        epoch: usize,
+        write: impl FnOnce(&Path) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        let name = format!("checkpoint-{epoch:04}");
+        let dir = self.join(&name);
+        if dir.exists() {
+            fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
+        }
+        fs::create_dir(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        write(&dir)?;
+        for entry in fs::read_dir(&dir)? {
+            fs::File::open(entry?.path())?.sync_all()?;
+        }
+        sync_dir(&dir);
+        write_atomic(&self.join(names::LATEST), name.as_bytes())?;
+        for entry in fs::read_dir(&self.root)? {
+            let entry = entry?;
+            let other = entry.file_name().to_string_lossy().into_owned();
+            if other.starts_with("checkpoint-") && other != name {
+                fs::remove_dir_all(entry.path())
+                    .with_context(|| format!("removing {}", entry.path().display()))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes a text file atomically.
+    pub fn write(&self, name: &str, text: &str) -> anyhow::Result<()> {
+        write_atomic(&self.join(name), text.as_bytes())
+    }
+
+    /// Marks the run complete (after every other output was written).
+    pub fn mark_complete(&self) -> anyhow::Result<()> {
+        self.write(names::COMPLETE, "")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_checkpoint_replaces_the_previous_one_and_latest_names_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let run = RunDir::create(tmp.path()).unwrap();
+        assert_eq!(run.latest_checkpoint().unwrap(), None);
+        for epoch in 0..3 {
+            run.checkpoint(epoch, |dir| {
+                fs::write(dir.join("state"), epoch.to_string())?;
+                Ok(())
+            })
+            .unwrap();
+        }
+        let latest = run.latest_checkpoint().unwrap().unwrap();
+        assert_eq!(fs::read_to_string(latest.join("state")).unwrap(), "2");
+        let dirs: Vec<_> = fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.starts_with("checkpoint-"))
+            .collect();
+        assert_eq!(dirs, vec!["checkpoint-0002".to_string()]);
+    }
+
+    #[test]
+    fn a_failed_checkpoint_leaves_the_previous_one_current() {
+        let tmp = tempfile::tempdir().unwrap();
+        let run = RunDir::create(tmp.path()).unwrap();
+        run.checkpoint(0, |dir| Ok(fs::write(dir.join("state"), "0")?))
+            .unwrap();
+        let failed = run.checkpoint(1, |_| anyhow::bail!("disk full"));
+        assert!(failed.is_err());
+        let latest = run.latest_checkpoint().unwrap().unwrap();
+        assert_eq!(fs::read_to_string(latest.join("state")).unwrap(), "0");
+    }
+}

@@ -1,0 +1,321 @@
+//! The training loop: epochs of steps, evaluation on the clean test split, metrics, and a
+//! checkpoint after every epoch.
+
+use std::{path::Path, time::Instant};
+
+use afcn_certainty::LabelStore;
+use afcn_losses::AfcnObjective;
+use anyhow::Context;
+use burn::{
+    module::{AutodiffModule, Module},
+    optim::{
+        Adam, AdamConfig, GradientsParams, Optimizer, adaptor::OptimizerAdaptor,
+        decay::WeightDecayConfig,
+    },
+    record::{FullPrecisionSettings, NamedMpkFileRecorder},
+    tensor::{ElementConversion, backend::AutodiffBackend, backend::Backend},
+};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    config::TrainConfig,
+    data::{RunData, SharedDataset},
+    metrics::{ConfusionMatrix, EpochMetrics},
+    model::FerModel,
+    run_dir::RunDir,
+    step::Step,
+};
+
+/// Batches scored at once during evaluation.
+const EVAL_BATCH: usize = 64;
+
+/// The trainer's state between epochs (saved in every checkpoint beside the model).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TrainerState {
+    /// The first epoch still to train.
+    pub next_epoch: usize,
+    /// The metrics of the epochs trained so far.
+    pub history: Vec<EpochMetrics>,
+    /// The label store: current labels and every change so far.
+    pub labels: LabelStore,
+}
+
+type Adamw<B> = OptimizerAdaptor<Adam, FerModel<B>, B>;
+
+/// A run in progress: model, optimizer, labels and the data it trains on.
+pub struct Trainer<B: AutodiffBackend> {
+    config: TrainConfig,
+    device: B::Device,
+    model: FerModel<B>,
+    optimizer: Adamw<B>,
+    objective: AfcnObjective,
+    data: RunData,
+    state: TrainerState,
+    class_names: Vec<String>,
+    /// The clean label of every training sample.
+    clean: Vec<usize>,
+}
+
+fn recorder() -> NamedMpkFileRecorder<FullPrecisionSettings> {
+    NamedMpkFileRecorder::new()
+}
+
+impl<B: AutodiffBackend> Trainer<B> {
+    /// A fresh run of `config` on `data`.
+    pub fn new(config: TrainConfig, data: RunData, device: B::Device) -> anyhow::Result<Self> {
+        let class_names = data.train.class_names().to_vec();
+        B::seed(&device, config.seed);
+        let mut model = FerModel::new(config.method, config.arch, class_names.len(), &device);
+        if let Some(weights) = &config.weights {
+            let (backbone, report) = model
+                .backbone
+                .load_weights(weights)
+                .with_context(|| format!("loading {}", weights.display()))?;
+            eprintln!("{report}");
+            model.backbone = backbone;
+        }
+        let (labels, clean) = label_store(&data.train)?;
+        let objective = AfcnObjective::new(config.afcn)?;
+        Ok(Self {
+            optimizer: optimizer(&config),
+            objective,
+            state: TrainerState {
+                next_epoch: 0,
+                history: Vec::new(),
+                labels,
+            },
+            class_names,
+            clean,
+            config,
+            device,
+            model,
+            data,
+        })
+    }
+
+    /// Continues from the checkpoint directory `dir`.
+    pub fn resume(mut self, dir: &Path) -> anyhow::Result<Self> {
+        let state = std::fs::read_to_string(dir.join("state.json"))
+            .with_context(|| format!("reading {}", dir.join("state.json").display()))?;
+        self.state = serde_json::from_str(&state)
+            .with_context(|| format!("parsing {}", dir.join("state.json").display()))?;
+        self.model = self
+            .model
+            .load_file(dir.join("model"), &recorder(), &self.device)
+            .with_context(|| format!("loading the model of {}", dir.display()))?;
+        let record =
+            burn::record::Recorder::<B>::load(&recorder(), dir.join("optimizer"), &self.device)
+                .with_context(|| format!("loading the optimizer of {}", dir.display()))?;
+        self.optimizer = self.optimizer.load_record(record);
+        Ok(self)
+    }
+
+    /// The class names.
+    pub fn class_names(&self) -> &[String] {
+        &self.class_names
+    }
+
+    /// The metrics of the epochs trained so far.
+    pub fn history(&self) -> &[EpochMetrics] {
+        &self.state.history
+    }
+
+    /// The label store.
+    pub fn labels(&self) -> &LabelStore {
+        &self.state.labels
+    }
+
+    /// The model.
+    pub fn model(&self) -> &FerModel<B> {
+        &self.model
+    }
+
+    /// The run's data.
+    pub fn data(&self) -> &RunData {
+        &self.data
+    }
+
+    /// Trains the remaining epochs, calling `after_epoch` (which writes the checkpoint) after
+    /// each.
+    pub fn train(
+        &mut self,
+        run: &RunDir,
+        mut after_epoch: impl FnMut(&Self) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        while self.state.next_epoch < self.config.epochs {
+            let metrics = self.epoch(self.state.next_epoch)?;
+            eprintln!(
+                "epoch {:>3}: loss {:.4}  train {:.2}%  test {:.2}%  corrections {}",
+                metrics.epoch,
+                metrics.loss,
+                100.0 * metrics.train_accuracy,
+                100.0 * metrics.test_accuracy,
+                metrics.corrections
+            );
+            self.state.history.push(metrics);
+            self.state.next_epoch += 1;
+            self.save_checkpoint(run)?;
+            after_epoch(self)?;
+        }
+        Ok(())
+    }
+
+    /// Writes the checkpoint of the epochs done so far.
+    fn save_checkpoint(&self, run: &RunDir) -> anyhow::Result<()> {
+        run.checkpoint(self.state.next_epoch - 1, |dir| {
+            self.model
+                .clone()
+                .save_file(dir.join("model"), &recorder())
+                .context("saving the model")?;
+            burn::record::Recorder::<B>::record(
+                &recorder(),
+                self.optimizer.to_record(),
+                dir.join("optimizer"),
+            )
+            .context("saving the optimizer")?;
+            std::fs::write(dir.join("state.json"), serde_json::to_vec(&self.state)?)?;
+            Ok(())
+        })
+    }
+
+    /// One epoch: the steps over the shuffled training split, then the evaluation.
+    fn epoch(&mut self, epoch: usize) -> anyhow::Result<EpochMetrics> {
+        let start = Instant::now();
+        let config = &self.config;
+        let lr = config.optim.lr * config.optim.lr_decay.powi(epoch as i32);
+        let order = afcn_data::epoch_order(self.data.train.len(), config.seed, epoch);
+        let batches: Vec<&[usize]> = order
+            .chunks(config.batch_size)
+            .filter(|chunk| chunk.len() >= 2)
+            .collect();
+        let bar = progress_bar(batches.len() as u64, &format!("epoch {epoch}"));
+        let (mut loss_sum, mut ce_sum, mut aux_sum) = (0.0, 0.0, 0.0);
+        let (mut correct, mut clean_correct, mut seen, mut corrections) = (0u64, 0u64, 0u64, 0);
+        let clean = &self.clean;
+        for (b, indices) in batches.iter().enumerate() {
+            let mut step = Step {
+                config,
+                objective: &self.objective,
+                labels: &mut self.state.labels,
+            };
+            let out = step.run(&self.model, &self.data.train, indices, epoch, &self.device)?;
+            let loss: f64 = out.loss.clone().into_scalar().elem();
+            anyhow::ensure!(
+                loss.is_finite(),
+                "the loss is {loss} in epoch {epoch}, batch {b} (samples {indices:?}); \
+                 the last good checkpoint is kept"
+            );
+            let grads = GradientsParams::from_grads(out.loss.backward(), &self.model);
+            self.model = self.optimizer.step(lr, self.model.clone(), grads);
+
+            let predicted = out.logits.argmax(1).flatten::<1>(0, 1);
+            let hits = predicted.clone().equal(out.labels).int().sum();
+            correct += hits.into_scalar().elem::<i64>() as u64;
+            let predicted: Vec<i64> = predicted.into_data().iter::<i64>().collect();
+            clean_correct += predicted
+                .iter()
+                .zip(indices.iter())
+                .filter(|&(&p, &i)| p as usize == clean[i])
+                .count() as u64;
+            seen += indices.len() as u64;
+            loss_sum += loss;
+            ce_sum += out.cross_entropy.into_scalar().elem::<f64>();
+            aux_sum += out.auxiliary.into_scalar().elem::<f64>();
+            corrections += out.corrections;
+            bar.set_message(format!("loss {:.4}", loss_sum / (b + 1) as f64));
+            bar.inc(1);
+        }
+        bar.finish_and_clear();
+        let confusion = self.evaluate(&self.data.test)?;
+        let steps = batches.len().max(1) as f64;
+        let quality = self.state.labels.quality();
+        let current = self.state.labels.current();
+        let noisy = current.iter().zip(clean).filter(|(a, b)| a != b).count();
+        Ok(EpochMetrics {
+            epoch,
+            lr,
+            loss: loss_sum / steps,
+            cross_entropy: ce_sum / steps,
+            auxiliary: aux_sum / steps,
+            train_accuracy: correct as f64 / seen.max(1) as f64,
+            train_clean_accuracy: clean_correct as f64 / seen.max(1) as f64,
+            test_accuracy: confusion.accuracy(),
+            test_mean_class_accuracy: confusion.mean_class_accuracy(),
+            corrections,
+            correction_precision: quality.as_ref().and_then(|q| q.precision()),
+            correction_recall: quality.as_ref().and_then(|q| q.recall()),
+            label_noise: noisy as f64 / current.len().max(1) as f64,
+            seconds: start.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// The confusion matrix of the model (in inference mode) on `dataset`.
+    pub fn evaluate(&self, dataset: &SharedDataset) -> anyhow::Result<ConfusionMatrix> {
+        evaluate(
+            &self.model.valid(),
+            dataset,
+            self.config.augment.image_size,
+            &self.device,
+        )
+    }
+}
+
+/// The confusion matrix of `model` on `dataset`, at input side `size`.
+pub fn evaluate<B: Backend>(
+    model: &FerModel<B>,
+    dataset: &SharedDataset,
+    size: u32,
+    device: &B::Device,
+) -> anyhow::Result<ConfusionMatrix> {
+    let mut confusion = ConfusionMatrix::new(dataset.class_names().len());
+    let indices: Vec<usize> = (0..dataset.len()).collect();
+    for chunk in indices.chunks(EVAL_BATCH) {
+        let batch = afcn_data::eval_batch::<B, _>(dataset.as_ref(), chunk, size, device)?;
+        let predicted: Vec<i64> = model
+            .logits(batch.images)
+            .argmax(1)
+            .into_data()
+            .iter::<i64>()
+            .collect();
+        for (annotation, p) in batch.annotations.iter().zip(predicted) {
+            confusion.add(annotation.clean_label, p as usize);
+        }
+    }
+    Ok(confusion)
+}
+
+/// The label store of a training split (its given labels) and the clean labels beside them.
+fn label_store(train: &SharedDataset) -> anyhow::Result<(LabelStore, Vec<usize>)> {
+    let mut given = Vec::with_capacity(train.len());
+    let mut clean = Vec::with_capacity(train.len());
+    for index in 0..train.len() {
+        let annotation = train.annotation(index)?;
+        given.push(annotation.label);
+        clean.push(annotation.clean_label);
+    }
+    let store =
+        LabelStore::new(given, train.class_names().len())?.with_clean_labels(clean.clone())?;
+    Ok((store, clean))
+}
+
+fn optimizer<B: AutodiffBackend>(config: &TrainConfig) -> Adamw<B> {
+    AdamConfig::new()
+        .with_weight_decay(Some(WeightDecayConfig::new(
+            config.optim.weight_decay as f32,
+        )))
+        .init()
+}
+
+/// A progress bar on standard error (hidden when it is not a terminal).
+pub fn progress_bar(len: u64, prefix: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len).with_prefix(prefix.to_owned());
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{prefix:>10} [{bar:30}] {pos}/{len} {elapsed_precise} eta {eta} {msg}",
+        )
+        .expect("a valid template")
+        .progress_chars("=> "),
+    );
+    bar
+}

@@ -1,0 +1,183 @@
+//! Backend parity: a small conv net's forward pass, backward pass and one optimizer step give
+//! the same numbers on the cpu backend and on each accelerator backend compiled in (relative
+//! error <= 1e-4, measured as max |a - b| / max |b| over each tensor), so that a backend swap
+//! is proven, not assumed.
+//!
+//! A backend without a device is skipped with a message, unless `AFCN_REQUIRE_WGPU=1` or
+//! `AFCN_REQUIRE_CUDA=1` asks for it, in which case the test fails.
+#![cfg(any(feature = "wgpu", feature = "cuda"))]
+
+use afcn_train::backend::{BackendKind, check};
+use burn::{
+    backend::{Autodiff, Flex},
+    module::Module,
+    nn::{
+        BatchNorm, BatchNormConfig, Linear, LinearConfig, Relu,
+        conv::{Conv2d, Conv2dConfig},
+        loss::CrossEntropyLossConfig,
+        pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig},
+    },
+    optim::{GradientsParams, Optimizer, SgdConfig},
+    record::{BinBytesRecorder, FullPrecisionSettings, Recorder},
+    tensor::{Int, Tensor, TensorData, backend::AutodiffBackend, backend::Backend},
+};
+
+/// conv 3x3 (3 -> 8) - batch norm - ReLU - conv 3x3 stride 2 (8 -> 16) - ReLU - GAP - linear.
+#[derive(Module, Debug)]
+struct SmallNet<B: Backend> {
+    conv1: Conv2d<B>,
+    bn1: BatchNorm<B>,
+    conv2: Conv2d<B>,
+    relu: Relu,
+    pool: AdaptiveAvgPool2d,
+    fc: Linear<B>,
+}
+
+impl<B: Backend> SmallNet<B> {
+    fn new(device: &B::Device) -> Self {
+        Self {
+            conv1: Conv2dConfig::new([3, 8], [3, 3])
+                .with_padding(burn::nn::PaddingConfig2d::Same)
+                .init(device),
+            bn1: BatchNormConfig::new(8).init(device),
+            conv2: Conv2dConfig::new([8, 16], [3, 3])
+                .with_stride([2, 2])
+                .init(device),
+            relu: Relu::new(),
+            pool: AdaptiveAvgPool2dConfig::new([1, 1]).init(),
+            fc: LinearConfig::new(16, 5).init(device),
+        }
+    }
+
+    fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 2> {
+        let x = self.relu.forward(self.bn1.forward(self.conv1.forward(x)));
+        let x = self.relu.forward(self.conv2.forward(x));
+        self.fc.forward(self.pool.forward(x).flatten(1, 3))
+    }
+}
+
+/// Everything the comparison looks at, as host vectors.
+struct Trace {
+    logits: Vec<f32>,
+    loss: Vec<f32>,
+    grad_conv1: Vec<f32>,
+    grad_fc: Vec<f32>,
+    stepped_conv1: Vec<f32>,
+    stepped_fc: Vec<f32>,
+}
+
+fn input(n: usize, size: usize) -> (TensorData, TensorData) {
+    let values: Vec<f32> = (0..n * 3 * size * size)
+        .map(|i| ((i as f32 * 0.37).sin() + (i as f32 * 0.011).cos()) * 0.8)
+        .collect();
+    let labels: Vec<i64> = (0..n as i64).map(|i| i % 5).collect();
+    (
+        TensorData::new(values, [n, 3, size, size]),
+        TensorData::new(labels, [n]),
+    )
+}
+
+fn host<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
+    t.into_data().convert::<f32>().to_vec().expect("f32 data")
+}
+
+/// Forward, cross-entropy, backward and one SGD step of `model` on `B`.
+fn trace<B: AutodiffBackend>(model: SmallNet<B>, device: &B::Device) -> Trace {
+    let (x, y) = input(4, 12);
+    let x = Tensor::<B, 4>::from_data(x, device);
+    let y = Tensor::<B, 1, Int>::from_data(y, device);
+    let logits = model.forward(x);
+    let loss = CrossEntropyLossConfig::new()
+        .init(device)
+        .forward(logits.clone(), y);
+    let grads = loss.backward();
+    let grad_conv1 = host(
+        model
+            .conv1
+            .weight
+            .grad(&grads)
+            .expect("conv1 has a gradient"),
+    );
+    let grad_fc = host(model.fc.weight.grad(&grads).expect("fc has a gradient"));
+    let params = GradientsParams::from_grads(grads, &model);
+    let mut optimizer = SgdConfig::new().init();
+    let stepped = optimizer.step(0.1, model, params);
+    Trace {
+        logits: host(logits),
+        loss: host(loss),
+        grad_conv1,
+        grad_fc,
+        stepped_conv1: host(stepped.conv1.weight.val()),
+        stepped_fc: host(stepped.fc.weight.val()),
+    }
+}
+
+fn relative_error(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    let diff = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max);
+    let scale = b.iter().map(|y| y.abs()).fold(f32::MIN_POSITIVE, f32::max);
+    diff / scale
+}
+
+/// Runs the trace on the cpu backend and on `B` from the same weights and compares.
+fn assert_parity<B: AutodiffBackend>(kind: BackendKind) {
+    if let Err(err) = check(kind) {
+        let variable = format!("AFCN_REQUIRE_{}", kind.name().to_uppercase());
+        if std::env::var(&variable).as_deref() == Ok("1") {
+            panic!("{variable}=1 but {err}");
+        }
+        eprintln!("skipping {kind} parity: {err}");
+        return;
+    }
+    type Cpu = Autodiff<Flex>;
+    let cpu_device = Default::default();
+    let cpu_model = SmallNet::<Cpu>::new(&cpu_device);
+
+    let recorder = BinBytesRecorder::<FullPrecisionSettings>::default();
+    let bytes = recorder
+        .record(cpu_model.clone().into_record(), ())
+        .expect("record the cpu weights");
+    let device = B::Device::default();
+    let record = recorder
+        .load::<SmallNetRecord<B>>(bytes, &device)
+        .expect("load the weights on the other backend");
+    let model = SmallNet::<B>::new(&device).load_record(record);
+
+    let reference = trace(cpu_model, &cpu_device);
+    let other = trace(model, &device);
+    for (name, a, b) in [
+        ("logits", &other.logits, &reference.logits),
+        ("loss", &other.loss, &reference.loss),
+        ("d loss / d conv1", &other.grad_conv1, &reference.grad_conv1),
+        ("d loss / d fc", &other.grad_fc, &reference.grad_fc),
+        (
+            "conv1 after SGD",
+            &other.stepped_conv1,
+            &reference.stepped_conv1,
+        ),
+        ("fc after SGD", &other.stepped_fc, &reference.stepped_fc),
+    ] {
+        let error = relative_error(a, b);
+        eprintln!("{kind} vs cpu, {name}: relative error {error:.2e}");
+        assert!(
+            error <= 1e-4,
+            "{kind} vs cpu, {name}: relative error {error:.2e} > 1e-4"
+        );
+    }
+}
+
+#[cfg(feature = "wgpu")]
+#[test]
+fn wgpu_matches_cpu() {
+    assert_parity::<Autodiff<burn::backend::Wgpu>>(BackendKind::Wgpu);
+}
+
+#[cfg(feature = "cuda")]
+#[test]
+fn cuda_matches_cpu() {
+    assert_parity::<Autodiff<burn::backend::Cuda>>(BackendKind::Cuda);
+}

@@ -1,0 +1,65 @@
+//! Running cargo and other tools: echo the command, time it, fail with its name.
+
+use std::{
+    path::Path,
+    process::Command,
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, bail};
+
+/// Changes the current directory to the workspace root (the parent of `xtask/`).
+pub fn enter_workspace_root() -> anyhow::Result<()> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .context("xtask lives inside the workspace")?;
+    std::env::set_current_dir(root).with_context(|| format!("entering {}", root.display()))
+}
+
+/// `cargo` with the given arguments.
+pub fn cargo(args: &[&str]) -> Command {
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    command.args(args);
+    command
+}
+
+/// What a finished command did.
+pub struct Outcome {
+    /// Whether it exited with status 0.
+    pub success: bool,
+    /// How long it ran.
+    pub elapsed: Duration,
+}
+
+/// Runs `command` with inherited output, echoing it first and its duration after.
+pub fn run(command: &mut Command) -> anyhow::Result<Outcome> {
+    let shown = format!("{command:?}");
+    eprintln!("$ {shown}");
+    let start = Instant::now();
+    let status = command
+        .status()
+        .with_context(|| format!("starting {shown}"))?;
+    let elapsed = start.elapsed();
+    eprintln!("  ({:.1} s, {status})", elapsed.as_secs_f64());
+    Ok(Outcome {
+        success: status.success(),
+        elapsed,
+    })
+}
+
+/// Runs `command` like [`run`] and fails unless it succeeded.
+pub fn run_ok(command: &mut Command) -> anyhow::Result<Duration> {
+    let shown = format!("{command:?}");
+    let outcome = run(command)?;
+    if !outcome.success {
+        bail!("failed: {shown}");
+    }
+    Ok(outcome.elapsed)
+}
+
+/// A private `XDG_RUNTIME_DIR` for GPU runtimes, which warn without one.
+pub fn runtime_dir() -> anyhow::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("afcn-xdg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
+}
