@@ -113,12 +113,12 @@ pub enum HeadStatus {
 /// What loading a checkpoint did, in torchvision key names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadReport {
-    /// Model tensors set from the checkpoint.
+    /// Model tensors set from the checkpoint, in the model's order.
     pub applied: Vec<String>,
-    /// Model tensors the checkpoint does not provide (they keep their initialisation).
+    /// Model tensors the checkpoint does not provide (they keep their initialisation), sorted.
     pub missing: Vec<String>,
     /// Checkpoint tensors the model has no place for (after prefix stripping), a classifier
-    /// of another size included.
+    /// of another size included; sorted.
     pub unused: Vec<String>,
     /// Checkpoint tensors deliberately skipped: batch norm's `num_batches_tracked`.
     pub ignored: Vec<String>,
@@ -275,9 +275,11 @@ impl<B: Backend> ResNet<B> {
             .filter(|key| !applied_keys.contains(key.as_str()))
             .cloned()
             .collect();
+        let mut missing: Vec<String> = result.missing.iter().map(|(p, _)| rename(p)).collect();
+        missing.sort();
         let report = LoadReport {
             applied,
-            missing: result.missing.iter().map(|(p, _)| rename(p)).collect(),
+            missing,
             unused,
             ignored,
             stripped_prefixes,
