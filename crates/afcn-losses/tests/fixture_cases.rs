@@ -2,10 +2,12 @@
 //! (`fixtures/afcn-loss-cases.json`, made by `fixtures/afcn_reference.py`): all seven cases,
 //! every intermediate, in f32.
 //!
-//! Tolerance: `|got - want| <= 1e-5 |want| + 1e-6`. The absolute floor 1e-6 covers values
-//! near zero (cross-entropies of confident samples, attention entries near 0, certainties of
-//! near-uniform predictions), whose f32 rounding error is a few 1e-8 absolute but large
-//! relative to the value.
+//! Tolerance: `|got - want| <= 1e-5 |want| + 1e-7`. The absolute floor 1e-7 (about one f32
+//! ulp at 1) covers entries near zero: attention values of order 1e-4 come out of a sum over
+//! channels that cancels, and carry absolute f32 errors of a few 1e-9 that are up to 1e-4
+//! relative. Measured on these cases: every entry off by more than 1e-6 relative (near-zero
+//! attention entries and one cross-entropy) is within 8e-8 absolute, and the largest absolute
+//! error anywhere is 1.9e-7 (on a raw CAM value of 1.64, 1.1e-7 relative).
 
 use afcn_certainty::LabelStore;
 use afcn_losses::{AfcnConfig, AfcnObjective, ViewOutput};
@@ -19,7 +21,7 @@ const FIXTURE: &str = concat!(
     "/../../fixtures/afcn-loss-cases.json"
 );
 const RELATIVE: f64 = 1e-5;
-const ABSOLUTE_FLOOR: f64 = 1e-6;
+const ABSOLUTE_FLOOR: f64 = 1e-7;
 
 #[derive(Deserialize)]
 struct Fixture {
