@@ -11,6 +11,8 @@
 
 use burn::tensor::{Tensor, activation::relu, backend::Backend};
 
+use crate::channel_sum::weighted_channel_sum;
+
 /// Grad-CAM attention of every class for a GAP + linear head: the specification's
 /// `A^c = ReLU(sum_k W_ck / (h w) F_k)`, for all classes at once.
 ///
@@ -43,12 +45,8 @@ pub fn class_activation_map<B: Backend>(
     features: Tensor<B, 4>,
     head_weight: Tensor<B, 2>,
 ) -> Tensor<B, 4> {
-    let [n, k, h, w] = features.dims();
-    let [c, _] = head_weight.dims();
-    let weight = head_weight.detach().reshape([1, c, k]);
-    weight
-        .matmul(features.reshape([n, k, h * w]))
-        .reshape([n, c, h, w])
+    let [c, k] = head_weight.dims();
+    weighted_channel_sum(head_weight.detach().reshape([1, c, k]), features)
 }
 
 #[cfg(test)]
