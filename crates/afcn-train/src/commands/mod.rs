@@ -7,8 +7,12 @@ use clap::Subcommand;
 pub enum Command {
     /// Checks that a compute backend is compiled in and finds a device.
     Backend(backend::Args),
+    /// Dataset tools: inspect a dataset's splits, classes, label noise and problems.
+    Data(data::Args),
     /// Trains a method on a dataset and writes a run directory.
     Train(train::Args),
+    /// Classifies face images with a backbone and its weights.
+    Predict(predict::Args),
 }
 
 impl Command {
@@ -16,10 +20,14 @@ impl Command {
     pub fn run(self) -> anyhow::Result<()> {
         match self {
             Command::Backend(args) => backend::run(args),
+            Command::Data(args) => data::run(args),
             Command::Train(args) => train::run(args),
+            Command::Predict(args) => predict::run(args),
         }
     }
 }
 
 mod backend;
+pub mod data;
+pub mod predict;
 pub mod train;
