@@ -14,3 +14,6 @@ pub struct LabelChange {
     /// The label after the change.
     pub new: usize,
 }
+
+/// Columns of the change log CSV, in the order of [`LabelChange`]'s fields.
+pub(crate) const COLUMNS: [&str; 4] = ["epoch", "sample", "old", "new"];

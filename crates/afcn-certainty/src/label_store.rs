@@ -1,6 +1,5 @@
 //! The label store: each sample's current label, corrected across epochs.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use burn::tensor::{Int, Tensor, TensorData, backend::Backend};
@@ -9,6 +8,7 @@ use crate::certainty::normalised_entropy_of_row;
 use crate::correction::{CorrectionRule, argmax};
 use crate::suspects::{self, Observation, Suspect};
 use crate::{CorrectionQuality, LabelChange, LabelStoreError};
+use crate::{change_log, csv_file};
 
 /// The current label of every training sample, starting from the given (possibly noisy)
 /// labels and kept across epochs by sample index.
@@ -219,12 +219,12 @@ impl LabelStore {
     /// Writes [`LabelStore::suspects`] to a CSV file with the columns
     /// `index,path,given_label,predicted_label,certainty`.
     pub fn write_suspects_csv(&self, path: &Path) -> Result<(), LabelStoreError> {
-        let csv_error = |source| LabelStoreError::Csv {
-            path: path.to_path_buf(),
-            source,
-        };
-        let file = File::create(path).map_err(|e| csv_error(e.into()))?;
-        suspects::write_csv(file, &self.suspects()).map_err(csv_error)
+        csv_file::write_file(path, &suspects::COLUMNS, &self.suspects())
+    }
+
+    /// Writes the change log to a CSV file with the columns `epoch,sample,old,new`.
+    pub fn write_changes_csv(&self, path: &Path) -> Result<(), LabelStoreError> {
+        csv_file::write_file(path, &change_log::COLUMNS, &self.changes)
     }
 
     fn check_len(&self, what: &'static str, got: usize) -> Result<(), LabelStoreError> {
@@ -394,5 +394,21 @@ mod tests {
             text,
             "index,path,given_label,predicted_label,certainty\n0,x/0.jpg,2,0,1.0\n"
         );
+    }
+
+    #[test]
+    fn change_log_csv_has_one_row_per_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("changes.csv");
+        let mut s = store();
+        s.correct(3, &[0], &[0.8, 0.1, 0.1], &RULE).unwrap();
+        s.write_changes_csv(&file).unwrap();
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert_eq!(text, "epoch,sample,old,new\n3,0,2,0\n");
+        let missing = dir.path().join("no/such/dir/changes.csv");
+        assert!(matches!(
+            s.write_changes_csv(&missing),
+            Err(LabelStoreError::Csv { path, .. }) if path == missing
+        ));
     }
 }

@@ -31,6 +31,7 @@
 mod certainty;
 mod change_log;
 mod correction;
+mod csv_file;
 mod error;
 mod label_store;
 mod quality;

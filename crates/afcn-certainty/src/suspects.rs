@@ -1,6 +1,5 @@
 //! Suspected mislabelled samples and their CSV export.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use serde::Serialize;
@@ -73,28 +72,19 @@ pub(crate) fn suspects(
     list
 }
 
-/// Writes suspects as CSV with the header `index,path,given_label,predicted_label,certainty`.
-pub(crate) fn write_csv<W: Write>(writer: W, suspects: &[Suspect]) -> Result<(), csv::Error> {
-    let mut csv = csv::Writer::from_writer(writer);
-    if suspects.is_empty() {
-        csv.write_record([
-            "index",
-            "path",
-            "given_label",
-            "predicted_label",
-            "certainty",
-        ])?;
-    }
-    for suspect in suspects {
-        csv.serialize(suspect)?;
-    }
-    csv.flush()?;
-    Ok(())
-}
+/// Columns of the suspects CSV, in the order of [`Suspect`]'s serialized fields.
+pub(crate) const COLUMNS: [&str; 5] = [
+    "index",
+    "path",
+    "given_label",
+    "predicted_label",
+    "certainty",
+];
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::csv_file::write_rows;
 
     fn observation(predicted: usize, given_probability: f32) -> Option<Observation> {
         Some(Observation {
@@ -124,7 +114,7 @@ mod tests {
         let paths = [PathBuf::from("a,b.jpg")];
         let list = suspects(&[2], &[observation(4, 0.05)], Some(&paths));
         let mut out = Vec::new();
-        write_csv(&mut out, &list).unwrap();
+        write_rows(&mut out, &COLUMNS, &list).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "index,path,given_label,predicted_label,certainty\n0,\"a,b.jpg\",2,4,0.5\n"
@@ -134,7 +124,7 @@ mod tests {
     #[test]
     fn empty_list_still_has_a_header() {
         let mut out = Vec::new();
-        write_csv(&mut out, &[]).unwrap();
+        write_rows::<_, Suspect>(&mut out, &COLUMNS, &[]).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "index,path,given_label,predicted_label,certainty\n"
