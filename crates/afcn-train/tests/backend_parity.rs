@@ -10,7 +10,7 @@
 use afcn_train::backend::{BackendKind, check};
 use burn::{
     backend::{Autodiff, Flex},
-    module::Module,
+    module::{Module, ModuleMapper, ModuleVisitor, Param},
     nn::{
         BatchNorm, BatchNormConfig, Linear, LinearConfig, Relu,
         conv::{Conv2d, Conv2dConfig},
@@ -18,7 +18,6 @@ use burn::{
         pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig},
     },
     optim::{GradientsParams, Optimizer, SgdConfig},
-    record::{BinBytesRecorder, FullPrecisionSettings, Recorder},
     tensor::{Int, Tensor, TensorData, backend::AutodiffBackend, backend::Backend},
 };
 
@@ -112,6 +111,43 @@ fn trace<B: AutodiffBackend>(model: SmallNet<B>, device: &B::Device) -> Trace {
     }
 }
 
+/// Collects every float parameter of a module, in visiting order.
+struct Collect(Vec<TensorData>);
+
+impl<B: Backend> ModuleVisitor<B> for Collect {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+        self.0.push(param.val().into_data());
+    }
+}
+
+/// Replaces every float parameter of a module by the next collected value.
+struct Assign<'a, B: Backend>(std::vec::IntoIter<TensorData>, &'a B::Device);
+
+impl<B: Backend> ModuleMapper<B> for Assign<'_, B> {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
+        let (id, old, mapper) = param.consume();
+        let data = self.0.next().expect("both models have the same parameters");
+        let value = Tensor::from_data(data, self.1);
+        let value = if old.is_require_grad() {
+            value.require_grad()
+        } else {
+            value
+        };
+        Param::from_mapped_value(id, value, mapper)
+    }
+}
+
+/// `target` with the parameter values of `source` (same architecture, any backends).
+fn transfer<A: Backend, B: Backend>(
+    source: &SmallNet<A>,
+    target: SmallNet<B>,
+    device: &B::Device,
+) -> SmallNet<B> {
+    let mut collect = Collect(Vec::new());
+    source.visit(&mut collect);
+    target.map(&mut Assign(collect.0.into_iter(), device))
+}
+
 fn relative_error(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
     let diff = a
@@ -137,15 +173,8 @@ fn assert_parity<B: AutodiffBackend>(kind: BackendKind) {
     let cpu_device = Default::default();
     let cpu_model = SmallNet::<Cpu>::new(&cpu_device);
 
-    let recorder = BinBytesRecorder::<FullPrecisionSettings>::default();
-    let bytes = recorder
-        .record(cpu_model.clone().into_record(), ())
-        .expect("record the cpu weights");
     let device = B::Device::default();
-    let record = recorder
-        .load::<SmallNetRecord<B>>(bytes, &device)
-        .expect("load the weights on the other backend");
-    let model = SmallNet::<B>::new(&device).load_record(record);
+    let model = transfer(&cpu_model, SmallNet::<B>::new(&device), &device);
 
     let reference = trace(cpu_model, &cpu_device);
     let other = trace(model, &device);
