@@ -159,7 +159,8 @@ mod tests {
 
     #[test]
     fn out_of_range_fields_are_named() {
-        let cases: [(fn(&mut SynthFerConfig), &str); 5] = [
+        type Edit = fn(&mut SynthFerConfig);
+        let cases: [(Edit, &str); 5] = [
             (|c| c.image_size = 8, "image_size"),
             (|c| c.min_intensity = 1.5, "min_intensity"),
             (|c| c.occlusion_prob = -0.1, "occlusion_prob"),

@@ -93,8 +93,8 @@ pub fn sample_seed(seed: u64, split: Split, index: usize) -> u64 {
         z ^ (z >> 31)
     }
     let tag = match split {
-        Split::Train => 0x7472_6169_6e,
-        Split::Valid => 0x7661_6c69_64,
+        Split::Train => 0x0074_7261_696e,
+        Split::Valid => 0x0076_616c_6964,
         Split::Test => 0x7465_7374,
     };
     mix(mix(mix(seed) ^ tag) ^ index as u64)
@@ -132,4 +132,110 @@ impl FerDataset for SynthFer {
 /// RAF-DB's list name of sample `index` (0-based) of `split`: `train_00001.jpg`.
 pub fn rafdb_name(split: Split, index: usize) -> String {
     format!("{}_{:05}.jpg", split.name(), index + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::DataError;
+
+    fn small(seed: u64) -> SynthFerConfig {
+        SynthFerConfig {
+            train_size: 40,
+            test_size: 10,
+            image_size: 32,
+            seed,
+            ..SynthFerConfig::default()
+        }
+    }
+
+    #[test]
+    fn a_sample_is_a_pure_function_of_seed_split_and_index() {
+        let a = SynthFer::new(small(1), Split::Train).unwrap();
+        let b = SynthFer::new(small(1), Split::Train).unwrap();
+        assert_eq!(a.get(5).unwrap(), b.get(5).unwrap());
+        // Order of access does not matter.
+        let later = a.image(7).unwrap();
+        let _ = a.image(3).unwrap();
+        assert_eq!(a.image(7).unwrap(), later);
+        // Anything else changes the pixels.
+        let other_seed = SynthFer::new(small(2), Split::Train).unwrap();
+        let test = SynthFer::new(small(1), Split::Test).unwrap();
+        assert_ne!(a.image(5).unwrap(), a.image(6).unwrap());
+        assert_ne!(a.image(5).unwrap(), other_seed.image(5).unwrap());
+        assert_ne!(a.image(5).unwrap(), test.image(5).unwrap());
+    }
+
+    #[test]
+    fn labels_are_clean_in_range_and_cover_every_class() {
+        let data = SynthFer::new(
+            SynthFerConfig {
+                train_size: 200,
+                ..small(0)
+            },
+            Split::Train,
+        )
+        .unwrap();
+        assert_eq!(data.num_classes(), 7);
+        assert_eq!(data.class_names()[3], "happiness");
+        let mut counts = [0usize; 7];
+        for annotation in data.annotations().unwrap() {
+            assert!(!annotation.is_noisy());
+            counts[annotation.label] += 1;
+        }
+        // 200 uniform draws over 7 classes: expected 28.6 each.
+        assert!(counts.iter().all(|&c| (10..=50).contains(&c)), "{counts:?}");
+        for index in 0..20 {
+            assert_eq!(data.spec(index).expression, data.expression(index));
+        }
+    }
+
+    #[test]
+    fn sizes_names_and_splits() {
+        for size in [16, 48] {
+            let data = SynthFer::new(
+                SynthFerConfig {
+                    image_size: size,
+                    ..small(0)
+                },
+                Split::Test,
+            )
+            .unwrap();
+            assert_eq!(data.len(), 10);
+            assert_eq!(data.image(0).unwrap().dimensions(), (size, size));
+        }
+        let data = SynthFer::new(small(0), Split::Train).unwrap();
+        assert_eq!(data.len(), 40);
+        assert_eq!(data.name(0).unwrap(), "train_00001.jpg");
+        assert!(matches!(
+            data.get(40),
+            Err(DataError::IndexOutOfRange { index: 40, len: 40 })
+        ));
+        assert!(matches!(
+            SynthFer::new(small(0), Split::Valid),
+            Err(SynthFerError::NoSuchSplit(Split::Valid))
+        ));
+        let bad = SynthFerConfig {
+            image_size: 4,
+            ..small(0)
+        };
+        assert!(matches!(
+            SynthFer::new(bad, Split::Train),
+            Err(SynthFerError::Config(_))
+        ));
+    }
+
+    #[test]
+    fn seeds_of_neighbouring_indices_are_unrelated() {
+        let seeds: std::collections::HashSet<u64> = (0..1000)
+            .flat_map(|i| {
+                [
+                    sample_seed(0, Split::Train, i),
+                    sample_seed(0, Split::Test, i),
+                    sample_seed(1, Split::Train, i),
+                ]
+            })
+            .collect();
+        assert_eq!(seeds.len(), 3000);
+    }
 }

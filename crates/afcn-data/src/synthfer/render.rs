@@ -528,3 +528,73 @@ impl MouthShape {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synthfer::SynthFer;
+
+    /// The sum of absolute differences between two images.
+    fn distance(a: &RgbImage, b: &RgbImage) -> u64 {
+        a.as_raw()
+            .iter()
+            .zip(b.as_raw())
+            .map(|(&x, &y)| u64::from(x.abs_diff(y)))
+            .sum()
+    }
+
+    /// A person without occluder, blur or noise (so that only the expression differs).
+    fn clean_person(index: usize) -> FaceSpec {
+        let data = SynthFer::new(SynthFerConfig::default(), crate::Split::Train).unwrap();
+        let mut spec = data.spec(index);
+        spec.nuisance.occluder = None;
+        spec.nuisance.noise_std = 0.0;
+        spec
+    }
+
+    #[test]
+    fn every_expression_renders_and_moves_the_face() {
+        for person in 0..3 {
+            let spec = clean_person(person);
+            let neutral = render(
+                &spec.clone().with_expression(Expression::Neutral, 1.0),
+                48,
+                2,
+            );
+            let mut faces = Vec::new();
+            for expression in Expression::ALL {
+                let face = render(&spec.clone().with_expression(expression, 1.0), 48, 2);
+                assert_eq!(face.dimensions(), (48, 48));
+                if expression != Expression::Neutral {
+                    assert!(
+                        distance(&face, &neutral) > 2000,
+                        "{expression} looks neutral"
+                    );
+                }
+                faces.push(face);
+            }
+            for (i, a) in faces.iter().enumerate() {
+                for b in &faces[i + 1..] {
+                    assert_ne!(a, b);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn low_intensity_approaches_neutral() {
+        let spec = clean_person(4);
+        let neutral = render(
+            &spec.clone().with_expression(Expression::Neutral, 1.0),
+            48,
+            2,
+        );
+        for expression in &Expression::ALL[..6] {
+            let at =
+                |intensity| render(&spec.clone().with_expression(*expression, intensity), 48, 2);
+            assert_eq!(at(0.0), neutral, "{expression} at intensity 0");
+            let (low, high) = (distance(&at(0.2), &neutral), distance(&at(1.0), &neutral));
+            assert!(low < high, "{expression}: {low} >= {high}");
+        }
+    }
+}
