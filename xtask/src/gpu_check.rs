@@ -21,7 +21,12 @@ pub fn run(flags: &GpuCheckFlags) -> anyhow::Result<()> {
     let mut steps = Vec::new();
 
     let mut build = process::cargo(&[
-        "build", "--release", "-p", "afcn-train", "--features", FEATURES,
+        "build",
+        "--release",
+        "-p",
+        "afcn-train",
+        "--features",
+        FEATURES,
     ]);
     steps.push(step(&flags.out, "build", &mut build)?);
 
@@ -62,8 +67,8 @@ pub fn run(flags: &GpuCheckFlags) -> anyhow::Result<()> {
 /// Runs one step with its output captured in `out/<name>.log`.
 fn step(out: &Path, name: &str, command: &mut Command) -> anyhow::Result<serde_json::Value> {
     let log_path = out.join(format!("{name}.log"));
-    let log = fs::File::create(&log_path)
-        .with_context(|| format!("creating {}", log_path.display()))?;
+    let log =
+        fs::File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
     command.stdout(log.try_clone()?).stderr(log);
     let shown = format!("{command:?}");
     let outcome = process::run(command)?;

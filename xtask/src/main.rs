@@ -6,7 +6,9 @@
 mod flags;
 mod gpu_check;
 mod process;
+mod synth;
 mod test;
+mod train;
 
 use clap::Parser;
 
@@ -16,5 +18,7 @@ fn main() -> anyhow::Result<()> {
     match flags.task {
         flags::Task::Test(f) => test::run(&f),
         flags::Task::GpuCheck(f) => gpu_check::run(&f),
+        flags::Task::Train(f) => train::run(&f),
+        flags::Task::Synth(f) => synth::run(&f),
     }
 }

@@ -23,6 +23,35 @@ pub fn cargo(args: &[&str]) -> Command {
     command
 }
 
+/// `cargo run -p afcn-train --bin afcn` with the cargo `features` (for example `wgpu`), ready
+/// for the `afcn` arguments. It uses the dev profile, whose dependencies are optimised
+/// (see the workspace `Cargo.toml`), so that it shares its build with `cargo xtask test`.
+pub fn afcn(features: &[&str]) -> Command {
+    let mut command = cargo(&["run", "--quiet", "-p", "afcn-train", "--bin", "afcn"]);
+    if !features.is_empty() {
+        command.arg("--features").arg(features.join(","));
+    }
+    command.arg("--");
+    command
+}
+
+/// The cargo feature that compiles in the backend named by a `--backend` flag in `args`.
+pub fn backend_feature(args: &[String]) -> Option<&'static str> {
+    let value =
+        args.iter()
+            .enumerate()
+            .find_map(|(i, arg)| match arg.strip_prefix("--backend") {
+                Some("") => args.get(i + 1).map(String::as_str),
+                Some(rest) => rest.strip_prefix('='),
+                None => None,
+            })?;
+    match value {
+        "wgpu" => Some("wgpu"),
+        "cuda" => Some("cuda"),
+        _ => None,
+    }
+}
+
 /// What a finished command did.
 pub struct Outcome {
     /// Whether it exited with status 0.

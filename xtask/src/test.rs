@@ -20,7 +20,11 @@ pub fn run(flags: &TestFlags) -> anyhow::Result<()> {
             "warnings",
         ]))?;
     }
-    process::run_ok(&mut process::cargo(&["test", "--workspace", "--all-targets"]))?;
+    process::run_ok(&mut process::cargo(&[
+        "test",
+        "--workspace",
+        "--all-targets",
+    ]))?;
     process::run_ok(&mut process::cargo(&["test", "--workspace", "--doc"]))?;
     process::run_ok(
         process::cargo(&[
