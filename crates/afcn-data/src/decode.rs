@@ -27,7 +27,7 @@ pub fn decode_image(path: &Path, limits: ImageLimits, at: &Location) -> Result<R
         source => DataError::Decode {
             at: at.clone(),
             image: path.to_path_buf(),
-            source,
+            source: Box::new(source),
         },
     };
     let mut reader = ImageReader::open(path)

@@ -116,8 +116,8 @@ pub enum DataError {
         at: Location,
         /// The image file.
         image: PathBuf,
-        /// The decoder's error.
-        source: image::ImageError,
+        /// The decoder's error (boxed: it is large).
+        source: Box<image::ImageError>,
     },
     /// An image is over the size limit (a decompression bomb, or simply too large).
     #[error("{at}: image {} is over the size limit: {reason}", image.display())]

@@ -507,10 +507,11 @@ fn injected_noise_exports_and_imports_in_the_rafdb_line_format() {
     )
     .unwrap();
     let imported = read_labels_for(noisy.inner(), &list).unwrap();
-    for i in 0..3 {
+    for (i, label) in imported.iter().enumerate() {
         assert_eq!(again.annotation(i).unwrap(), noisy.annotation(i).unwrap());
-        assert_eq!(imported[i], noisy.annotation(i).unwrap().label);
+        assert_eq!(*label, noisy.annotation(i).unwrap().label);
     }
+    assert_eq!(imported.len(), 3);
     fs::write(&list, "train_00001.jpg 1\n").unwrap();
     let err = read_labels_for(noisy.inner(), &list).unwrap_err();
     assert!(
