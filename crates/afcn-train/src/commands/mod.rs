@@ -13,6 +13,10 @@ pub enum Command {
     Train(train::Args),
     /// Classifies face images with a backbone and its weights.
     Predict(predict::Args),
+    /// Shows where the network looks: a Grad-CAM or Grad-CAM++ heat map over the image.
+    Explain(explain::Args),
+    /// Renders SynthFER, the generated dataset, into a folder in RAF-DB's layout.
+    Synth(synth::Args),
 }
 
 impl Command {
@@ -23,11 +27,15 @@ impl Command {
             Command::Data(args) => data::run(args),
             Command::Train(args) => train::run(args),
             Command::Predict(args) => predict::run(args),
+            Command::Explain(args) => explain::run(args),
+            Command::Synth(args) => synth::run(args),
         }
     }
 }
 
 mod backend;
 pub mod data;
+pub mod explain;
 pub mod predict;
+pub mod synth;
 pub mod train;
