@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use burn::tensor::{Int, Tensor, TensorData, backend::Backend};
+use serde::{Deserialize, Serialize};
 
 use crate::certainty::normalised_entropy_of_row;
 use crate::correction::{CorrectionRule, argmax};
@@ -17,8 +18,10 @@ use crate::{change_log, csv_file};
 /// labels are known (noise injected on purpose), [`LabelStore::quality`] measures the
 /// corrections. The latest prediction of each sample seen by [`LabelStore::observe`] or
 /// [`LabelStore::correct`] is kept for [`LabelStore::suspects`]. It serialises with serde,
-/// so that a trainer can checkpoint it.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+/// so that a trainer can checkpoint it; deserialising checks the state as [`LabelStore::new`]
+/// does (lengths, label ranges) and fails with a [`LabelStoreError`] message.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(try_from = "LabelStoreState")]
 pub struct LabelStore {
     num_classes: usize,
     given: Vec<usize>,
@@ -257,6 +260,56 @@ impl LabelStore {
     }
 }
 
+/// A serialised [`LabelStore`], checked before it becomes one.
+#[derive(Deserialize)]
+struct LabelStoreState {
+    num_classes: usize,
+    given: Vec<usize>,
+    current: Vec<usize>,
+    clean: Option<Vec<usize>>,
+    paths: Option<Vec<PathBuf>>,
+    observations: Vec<Option<Observation>>,
+    changes: Vec<LabelChange>,
+}
+
+impl TryFrom<LabelStoreState> for LabelStore {
+    type Error = LabelStoreError;
+
+    fn try_from(state: LabelStoreState) -> Result<Self, LabelStoreError> {
+        let mut store = LabelStore::new(state.given, state.num_classes)?;
+        if let Some(clean) = state.clean {
+            store = store.with_clean_labels(clean)?;
+        }
+        if let Some(paths) = state.paths {
+            store = store.with_paths(paths)?;
+        }
+        let classes = store.num_classes;
+        store.check_len("current labels", state.current.len())?;
+        check_labels("current", &state.current, classes)?;
+        store.check_len("observations", state.observations.len())?;
+        let predicted: Vec<usize> = state
+            .observations
+            .iter()
+            .flatten()
+            .map(|o| o.predicted)
+            .collect();
+        check_labels("predicted", &predicted, classes)?;
+        for change in &state.changes {
+            if change.sample >= store.len() {
+                return Err(LabelStoreError::IndexOutOfRange {
+                    index: change.sample,
+                    len: store.len(),
+                });
+            }
+            check_labels("changed", &[change.old, change.new], classes)?;
+        }
+        store.current = state.current;
+        store.observations = state.observations;
+        store.changes = state.changes;
+        Ok(store)
+    }
+}
+
 fn check_labels(
     which: &'static str,
     labels: &[usize],
@@ -394,6 +447,29 @@ mod tests {
             text,
             "index,path,given_label,predicted_label,certainty\n0,x/0.jpg,2,0,1.0\n"
         );
+    }
+
+    #[test]
+    fn serde_round_trip_keeps_the_state_and_rejects_corrupt_checkpoints() {
+        let mut s = store();
+        s.correct(1, &[0, 1], &[0.8, 0.1, 0.1, 0.1, 0.8, 0.1], &RULE)
+            .unwrap();
+        let json = serde_json::to_string(&s).unwrap();
+        let back: LabelStore = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.current(), s.current());
+        assert_eq!(back.changes(), s.changes());
+        assert_eq!(back.suspects(), s.suspects());
+        assert_eq!(back.quality(), s.quality());
+
+        let short = json.replace("\"current\":[0,1,0]", "\"current\":[0,1]");
+        assert_ne!(short, json);
+        let err = serde_json::from_str::<LabelStore>(&short).unwrap_err();
+        assert!(
+            err.to_string().contains("current labels has 2 entries"),
+            "{err}"
+        );
+        let bad = json.replace("\"new\":0", "\"new\":9");
+        assert!(serde_json::from_str::<LabelStore>(&bad).is_err());
     }
 
     #[test]
