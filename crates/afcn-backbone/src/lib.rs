@@ -31,4 +31,4 @@ mod weights;
 pub use arch::{Arch, ArchSpec, BlockKind, UnknownArch};
 pub use block::{ResidualBlock, ResidualBlockConfig};
 pub use resnet::{BackboneOutput, ResNet, ResNetConfig};
-pub use weights::{HeadStatus, LoadReport, WeightsError};
+pub use weights::{HeadStatus, LoadReport, WeightsError, checkpoint_classes};

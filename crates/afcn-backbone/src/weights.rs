@@ -324,6 +324,18 @@ impl<B: Backend> ResNet<B> {
     }
 }
 
+/// The number of classes of a checkpoint's classifier: the rows of its `fc.weight` (after
+/// wrapper prefixes are stripped), or `None` when it has no classifier. Reads the file's
+/// header only, no tensor data.
+pub fn checkpoint_classes(path: impl AsRef<Path>) -> Result<Option<usize>, WeightsError> {
+    let (snapshots, _) = read_checkpoint(path.as_ref())?;
+    let head_key = format!("{HEAD_PREFIX}weight");
+    Ok(snapshots
+        .iter()
+        .find(|s| s.full_path() == head_key && s.shape.len() == 2)
+        .map(|s| s.shape[0]))
+}
+
 /// Reads every tensor of a checkpoint, keys stripped of wrapper prefixes; also returns the
 /// distinct prefixes stripped.
 fn read_checkpoint(path: &Path) -> Result<(Vec<TensorSnapshot>, Vec<String>), WeightsError> {

@@ -203,6 +203,10 @@ fn wrapped_prefixed_checkpoint_with_another_classifier_reinitialises_the_head() 
         "state_dict.module.",
     );
 
+    assert_eq!(
+        afcn_backbone::checkpoint_classes(&path).expect("readable"),
+        Some(10)
+    );
     let fresh = model(Arch::ResNetNarrow, 7);
     let fresh_head = fresh.head_weight();
     let (loaded, report) = fresh.load_weights(&path).expect("loads");
@@ -238,6 +242,10 @@ fn a_checkpoint_without_some_tensors_reports_them_missing() {
         .filter(|e| !e.key.starts_with("layer4.1.bn2.") && !e.key.starts_with("fc."))
         .collect();
     write_checkpoint(&path, &entries, "");
+    assert_eq!(
+        afcn_backbone::checkpoint_classes(&path).expect("readable"),
+        None
+    );
     let (_, report) = model(Arch::ResNetNarrow, 7)
         .load_weights(&path)
         .expect("loads");
