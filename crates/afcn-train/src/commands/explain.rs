@@ -1,0 +1,203 @@
+//! `afcn explain`: where the network looks, as a Grad-CAM or Grad-CAM++ heat map laid over the
+//! picture.
+//!
+//! The image is resized to S x S and normalised as `afcn predict` does; the network runs in
+//! eval mode (batch norm with running statistics) up to the explained layer, and the rest of it
+//! under autodiff for the gradient of the class score. The heat map is pytorch-grad-cam's: the
+//! raw map (ReLU of the gradient-weighted channels), min-max normalised, resized to S x S
+//! bilinearly and normalised again. It is written over the resized picture in the jet colour
+//! map as PNG; with `--dump PREFIX` the raw map (`PREFIX.raw.npy`, h x w) and the heat map
+//! (`PREFIX.up.npy`, S x S) are written as float32 NumPy arrays too.
+
+use std::{
+    ffi::OsString,
+    path::{Path, PathBuf},
+};
+
+use afcn_backbone::{Arch, HeadStatus, ResNetConfig, checkpoint_classes};
+use afcn_data::{ImageLimits, Location, decode_image, image_to_tensor, transform::resize_square};
+use afcn_gradcam::{
+    CamMethod, ClassTarget, Explanation, GradCam, GradCamPlusPlus, SplitForward, heatmap,
+    save_overlay_png, write_npy,
+};
+use anyhow::{Context, anyhow, bail};
+use burn::{
+    module::AutodiffModule,
+    tensor::{Tensor, backend::AutodiffBackend},
+};
+
+use crate::backend::{BackendKind, BackendTask, run_on};
+
+/// The layer of a ResNet that `afcn explain` can explain: the output of its last stage.
+const LAYER4: &str = "layer4";
+
+/// The class activation mapping to compute.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Method {
+    /// Grad-CAM: channel weights are the spatial mean of the gradient.
+    #[default]
+    #[value(name = "gradcam")]
+    GradCam,
+    /// Grad-CAM++: channel weights from the positive gradients, weighted per pixel.
+    #[value(name = "gradcam++")]
+    GradCamPlusPlus,
+}
+
+/// Arguments of `afcn explain`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The backbone architecture the weights belong to.
+    #[arg(long)]
+    pub arch: Arch,
+    /// The weights: a torchvision state dict (`.pth`, `.pt`, `.safetensors`) or a model saved
+    /// by afcn, with a classifier.
+    #[arg(long)]
+    pub weights: PathBuf,
+    /// Side S of the square network input and of the heat map, in pixels.
+    #[arg(long, default_value_t = 224)]
+    pub size: u32,
+    /// The class to explain, as an index into the classifier's outputs (default: the
+    /// predicted class).
+    #[arg(long)]
+    pub class: Option<usize>,
+    /// The class activation mapping.
+    #[arg(long, value_enum, default_value_t = Method::GradCam)]
+    pub method: Method,
+    /// The layer whose activation is explained (ResNets: `layer4`, the last stage).
+    #[arg(long, default_value = LAYER4)]
+    pub layer: String,
+    /// The overlay picture to write (PNG, S x S).
+    #[arg(long, default_value = "heat.png")]
+    pub out: PathBuf,
+    /// Also write the raw map to `PREFIX.raw.npy` (h x w) and the heat map to
+    /// `PREFIX.up.npy` (S x S), float32.
+    #[arg(long, value_name = "PREFIX")]
+    pub dump: Option<PathBuf>,
+    /// The compute backend.
+    #[arg(long, value_enum, default_value_t = BackendKind::Cpu)]
+    pub backend: BackendKind,
+    /// The image to explain.
+    pub image: PathBuf,
+}
+
+/// Explains the image and writes the overlay (and the dumps); prints one line saying what was
+/// explained and where it went.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    if args.size == 0 {
+        bail!("--size must be positive");
+    }
+    let num_classes = checkpoint_classes(&args.weights)?.ok_or_else(|| {
+        anyhow!(
+            "{}: the checkpoint has no classifier (fc.weight); explain needs a trained head",
+            args.weights.display()
+        )
+    })?;
+    if let Some(class) = args.class.filter(|&class| class >= num_classes) {
+        bail!("--class {class} is out of range: the classifier has {num_classes} outputs");
+    }
+    let kind = args.backend;
+    run_on(kind, Explain { args, num_classes })?
+}
+
+/// The explanation work, run on the chosen backend.
+struct Explain {
+    args: Args,
+    num_classes: usize,
+}
+
+impl BackendTask for Explain {
+    type Output = anyhow::Result<()>;
+
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
+        let Explain { args, num_classes } = self;
+        let (model, report) = ResNetConfig::new()
+            .with_arch(args.arch)
+            .with_num_classes(num_classes)
+            .init::<B>(&device)
+            .load_weights(&args.weights)?;
+        if report.head != HeadStatus::Loaded || !report.missing.is_empty() {
+            bail!(
+                "{}: the checkpoint does not cover the {} network: {report}",
+                args.weights.display(),
+                args.arch
+            );
+        }
+        let image = decode_image(
+            &args.image,
+            ImageLimits::default(),
+            &Location::file(&args.image),
+        )
+        .map_err(|err| anyhow!("cannot read image {err}"))?;
+        let input = Tensor::<B, 4>::from_inner(
+            image_to_tensor::<B::InnerBackend>(&image, args.size, &device).unsqueeze(),
+        );
+
+        // Eval mode before the layer (batch norm with running statistics), autodiff after it.
+        let eval = model.valid();
+        let target = SplitForward::new(
+            LAYER4,
+            |x: Tensor<B, 4>| Tensor::from_inner(eval.features(x.inner())),
+            |features: Tensor<B, 4>| model.head(features),
+        );
+        let classes = args.class.map_or(ClassTarget::Predicted, |class| {
+            ClassTarget::Given(vec![class])
+        });
+        let explained = match args.method {
+            Method::GradCam => GradCam.explain(&target, input, &args.layer, &classes),
+            Method::GradCamPlusPlus => {
+                GradCamPlusPlus.explain(&target, input, &args.layer, &classes)
+            }
+        }?;
+        write_outputs(&args, &image, explained)
+    }
+}
+
+/// Writes the overlay and, with `--dump`, both maps; prints what was done.
+fn write_outputs<B: burn::tensor::backend::Backend>(
+    args: &Args,
+    image: &afcn_data::image::RgbImage,
+    explained: Explanation<B>,
+) -> anyhow::Result<()> {
+    let side = args.size as usize;
+    let [_, h, w] = explained.map.dims();
+    let raw = host_values(explained.map.clone())?;
+    let heat = host_values(heatmap(explained.map, [side, side]))?;
+    save_overlay_png(&args.out, &resize_square(image, args.size), &heat)?;
+    if let Some(prefix) = &args.dump {
+        write_npy(with_suffix(prefix, ".raw.npy"), &raw, &[h as u64, w as u64])?;
+        write_npy(
+            with_suffix(prefix, ".up.npy"),
+            &heat,
+            &[side as u64, side as u64],
+        )?;
+    }
+    println!(
+        "{}: class {} ({:?} at {}), {}x{} map, overlay {}",
+        args.image.display(),
+        explained.classes[0],
+        args.method,
+        args.layer,
+        h,
+        w,
+        args.out.display()
+    );
+    Ok(())
+}
+
+/// A map's values on the host, row-major.
+fn host_values<B: burn::tensor::backend::Backend, const D: usize>(
+    map: Tensor<B, D>,
+) -> anyhow::Result<Vec<f32>> {
+    map.into_data()
+        .convert::<f32>()
+        .to_vec()
+        .map_err(|err| anyhow!("{err:?}"))
+        .context("reading a map back from the device")
+}
+
+/// `prefix` with `suffix` appended to its last component (`out/face` + `.raw.npy`).
+fn with_suffix(prefix: &Path, suffix: &str) -> PathBuf {
+    let mut path = OsString::from(prefix.as_os_str());
+    path.push(suffix);
+    PathBuf::from(path)
+}
