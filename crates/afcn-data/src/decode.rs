@@ -61,6 +61,35 @@ mod tests {
     use super::*;
     use image::{DynamicImage, ImageBuffer, Luma, LumaA, Rgb, Rgba};
 
+    /// The signature, IHDR (8-bit RGB) and IEND chunks of a PNG of the given size, no pixels.
+    fn png_header(width: u32, height: u32) -> Vec<u8> {
+        fn crc32(bytes: &[u8]) -> u32 {
+            let mut crc = !0u32;
+            for &byte in bytes {
+                crc ^= u32::from(byte);
+                for _ in 0..8 {
+                    crc = if crc & 1 == 1 {
+                        (crc >> 1) ^ 0xEDB8_8320
+                    } else {
+                        crc >> 1
+                    };
+                }
+            }
+            !crc
+        }
+        fn chunk(out: &mut Vec<u8>, kind: &[u8], data: &[u8]) {
+            out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+            let body = [kind, data].concat();
+            out.extend_from_slice(&body);
+            out.extend_from_slice(&crc32(&body).to_be_bytes());
+        }
+        let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
+        let ihdr = [width.to_be_bytes(), height.to_be_bytes()].concat();
+        chunk(&mut out, b"IHDR", &[ihdr, vec![8, 2, 0, 0, 0]].concat());
+        chunk(&mut out, b"IEND", &[]);
+        out
+    }
+
     fn at(path: &Path) -> Location {
         Location::file(path)
     }
@@ -136,6 +165,13 @@ mod tests {
         std::fs::write(&garbage, b"not an image at all").unwrap();
         let err = decode_image(&garbage, limits, &at(&garbage)).unwrap_err();
         assert!(matches!(err, DataError::Decode { .. }), "{err}");
+
+        // A PNG whose header claims 60,000 x 60,000 pixels is refused before any allocation.
+        let bomb = dir.path().join("bomb.png");
+        std::fs::write(&bomb, png_header(60_000, 60_000)).unwrap();
+        let err = decode_image(&bomb, limits, &at(&bomb)).unwrap_err();
+        assert!(matches!(err, DataError::TooLarge { .. }), "{err}");
+        assert!(err.to_string().contains("bomb.png"), "{err}");
 
         let small = ImageLimits {
             max_width: 32,

@@ -119,11 +119,17 @@ fn inspect_fails_on_bad_entries_unless_skipped() {
     )
     .unwrap();
     std::fs::remove_file(dir.path().join("Image/aligned/test_00001_aligned.jpg")).unwrap();
+    // A bad line is met by the train and the test split alike but listed once.
+    let list = dir.path().join("EmoLabel/list_patition_label.txt");
+    let mut lines = std::fs::read_to_string(&list).unwrap();
+    lines.push_str("train_99999.jpg 9\n");
+    std::fs::write(&list, lines).unwrap();
 
     let output = afcn(&["data", "inspect", "--dataset", "rafdb", "--root", root]);
     let out = text(&output);
     assert!(!output.status.success(), "{out}");
-    assert!(out.contains("problems: 2"), "{out}");
+    assert!(out.contains("problems: 3"), "{out}");
+    assert_eq!(out.matches(":22: label `9`").count(), 1, "{out}");
     assert!(out.contains("list_patition_label.txt:4: image"), "{out}");
     assert!(out.contains("list_patition_label.txt:16: image"), "{out}");
     assert!(out.contains("--skip-bad"), "{out}");

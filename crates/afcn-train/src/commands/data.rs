@@ -149,7 +149,12 @@ fn inspect(args: InspectArgs) -> anyhow::Result<()> {
     for split in splits(args.dataset, &root) {
         match open(&args, &root, split) {
             Ok(dataset) => {
-                problems.extend(dataset.skipped().iter().map(|e| e.to_string()));
+                // A bad line of a file shared by the splits is met once per split: list it once.
+                for problem in dataset.skipped().iter().map(|e| e.to_string()) {
+                    if !problems.contains(&problem) {
+                        problems.push(problem);
+                    }
+                }
                 opened.push((split, dataset));
             }
             Err(err) => failed.push(format!("{split}: {err:#}")),
