@@ -56,8 +56,11 @@ impl Default for AfcnConfig {
 
 impl AfcnConfig {
     /// The defaults for a run of `epochs` epochs: warm-up and the start of label correction at
-    /// one sixth of the epochs (rounded down), everything else as in [`AfcnConfig::default`].
+    /// one sixth of the epochs (rounded down, and at least 1: an untrained network's
+    /// predictions never re-label samples or weight them), everything else as in
+    /// [`AfcnConfig::default`].
     pub fn for_epochs(epochs: usize) -> Self {
+        let sixth = (epochs / 6).max(1);
         Self {
             label_correction: true,
             certainty_weighting: true,
@@ -68,8 +71,8 @@ impl AfcnConfig {
             lambda: 3.0,
             tau: 0.5,
             delta: 0.2,
-            warmup_epochs: epochs / 6,
-            correct_from_epoch: epochs / 6,
+            warmup_epochs: sixth,
+            correct_from_epoch: sixth,
         }
     }
 
@@ -129,6 +132,14 @@ mod tests {
         assert!(c.label_correction && c.certainty_weighting && c.gradcam_attention);
         assert!(c.attention_fusion && c.consistency);
         assert_eq!(AfcnConfig::for_epochs(30).warmup_epochs, 5);
+    }
+
+    #[test]
+    fn short_runs_never_correct_or_weight_in_their_first_epoch() {
+        for epochs in 1..6 {
+            let c = AfcnConfig::for_epochs(epochs);
+            assert_eq!((c.warmup_epochs, c.correct_from_epoch), (1, 1), "{epochs} epochs");
+        }
     }
 
     #[test]
