@@ -176,8 +176,14 @@ struct Expected {
 
 impl<B: Backend> ResNet<B> {
     /// Loads a torchvision state dict (`.safetensors`, `.pth`, `.pt`, `.bin`) into this
-    /// network and reports what was applied; see the [module documentation](self) for the
-    /// rules. The network is consumed so that a failed load leaves nothing half-loaded.
+    /// network and reports what was applied, in torchvision key names.
+    ///
+    /// Wrapper prefixes (`state_dict.`, `model.`, `module.`) are stripped, batch norm's
+    /// `num_batches_tracked` counters are ignored, floating-point tensors are converted to the
+    /// model's precision. A classifier (`fc.*`) of another shape, or none, leaves the head as
+    /// initialised ([`HeadStatus::Reinitialised`]); any other shape difference is
+    /// [`WeightsError::ShapeMismatch`]. The network is consumed so that a failed load leaves
+    /// nothing half-loaded.
     pub fn load_weights(
         mut self,
         path: impl AsRef<Path>,
