@@ -1,33 +1,15 @@
 //! Costs of the attention maps: the closed form for a training batch (32 x 512 x 7 x 7, 7
-//! classes, forward and backward) and an autodiff Grad-CAM of one image.
+//! classes, forward and backward), and an autodiff Grad-CAM of one 224 x 224 image at layer 4
+//! of a ResNet-18 (eval-mode forward, head under autodiff, backward, weighting).
 
-use afcn_gradcam::{CamError, CamMethod, CamTarget, ClassTarget, GradCam, class_attention};
+use afcn_backbone::{Arch, ResNetConfig};
+use afcn_gradcam::{CamMethod, ClassTarget, GradCam, SplitForward, class_attention};
 use burn::backend::{Autodiff, Flex};
-use burn::tensor::{Distribution, Tensor, backend::Backend};
+use burn::module::AutodiffModule;
+use burn::tensor::{Distribution, Tensor};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 type B = Autodiff<Flex>;
-
-/// A 3x3 convolution stage then a GAP + linear head, enough for a Grad-CAM through autodiff.
-struct ConvHead<B: Backend> {
-    conv: burn::nn::conv::Conv2d<B>,
-    fc: burn::nn::Linear<B>,
-}
-
-impl<B: Backend> CamTarget<B> for ConvHead<B> {
-    fn cam_layers(&self) -> Vec<String> {
-        vec!["conv".into()]
-    }
-    fn activation(&self, x: Tensor<B, 4>, layer: &str) -> Result<Tensor<B, 4>, CamError> {
-        self.check_layer(layer)?;
-        Ok(burn::tensor::activation::relu(self.conv.forward(x)))
-    }
-    fn logits_from(&self, a: Tensor<B, 4>, layer: &str) -> Result<Tensor<B, 2>, CamError> {
-        self.check_layer(layer)?;
-        let [n, k, _, _] = a.dims();
-        Ok(self.fc.forward(a.mean_dim(3).mean_dim(2).reshape([n, k])))
-    }
-}
 
 fn closed_form(c: &mut Criterion) {
     let device = Default::default();
@@ -44,20 +26,30 @@ fn closed_form(c: &mut Criterion) {
 
 fn autodiff_grad_cam(c: &mut Criterion) {
     let device = Default::default();
-    let model = ConvHead::<B> {
-        conv: burn::nn::conv::Conv2dConfig::new([64, 512], [3, 3])
-            .with_padding(burn::nn::PaddingConfig2d::Same)
-            .init(&device),
-        fc: burn::nn::LinearConfig::new(512, 7).init(&device),
-    };
-    let input = Tensor::<B, 4>::random([1, 64, 7, 7], Distribution::Normal(0.0, 1.0), &device);
-    c.bench_function("GradCam::explain one image, 64->512 conv at 7x7", |b| {
-        b.iter(|| {
-            GradCam
-                .explain(&model, input.clone(), "conv", &ClassTarget::Predicted)
-                .map(|e| e.map)
-        })
-    });
+    let model = ResNetConfig::new()
+        .with_arch(Arch::ResNet18)
+        .with_num_classes(7)
+        .init::<B>(&device);
+    let eval = model.valid();
+    let target = SplitForward::new(
+        "layer4",
+        |x: Tensor<B, 4>| Tensor::from_inner(eval.features(x.inner())),
+        |f: Tensor<B, 4>| model.head(f),
+    );
+    let input = Tensor::<B, 4>::random([1, 3, 224, 224], Distribution::Normal(0.0, 1.0), &device);
+    let mut group = c.benchmark_group("autodiff");
+    group.sample_size(10);
+    group.bench_function(
+        "GradCam::explain ResNet-18 layer4, one 224x224 image",
+        |b| {
+            b.iter(|| {
+                GradCam
+                    .explain(&target, input.clone(), "layer4", &ClassTarget::Predicted)
+                    .map(|e| e.map)
+            })
+        },
+    );
+    group.finish();
 }
 
 criterion_group!(benches, closed_form, autodiff_grad_cam);

@@ -6,12 +6,12 @@
 use std::{path::Path, process::Command};
 
 use afcn_backbone::{Arch, ResNet, ResNetConfig};
-use afcn_data::image::{Rgb, RgbImage};
-use afcn_gradcam::{class_attention, heatmap};
-use burn::{
-    backend::Flex,
-    tensor::{Tensor, TensorData},
+use afcn_data::{
+    image::{Rgb, RgbImage},
+    image_to_tensor,
 };
+use afcn_gradcam::{class_attention, heatmap};
+use burn::{backend::Flex, tensor::Tensor};
 
 type B = Flex;
 
@@ -37,24 +37,10 @@ fn image() -> RgbImage {
     })
 }
 
-/// ImageNet normalisation written out: (v / 255 - mean) / std, channel first.
-fn normalised(image: &RgbImage) -> Tensor<B, 4> {
-    const MEAN: [f32; 3] = [0.485, 0.456, 0.406];
-    const STD: [f32; 3] = [0.229, 0.224, 0.225];
-    let (w, h) = image.dimensions();
-    let mut values = Vec::new();
-    for c in 0..3 {
-        for y in 0..h {
-            for x in 0..w {
-                let v = f32::from(image.get_pixel(x, y).0[c]) / 255.0;
-                values.push((v - MEAN[c]) / STD[c]);
-            }
-        }
-    }
-    Tensor::from_data(
-        TensorData::new(values, [1, 3, h as usize, w as usize]),
-        &Default::default(),
-    )
+/// The network input of [`image`], as `afcn predict` prepares it (its own test checks that
+/// normalisation against hand-written arithmetic).
+fn input() -> Tensor<B, 4> {
+    image_to_tensor::<B>(&image(), SIZE, &Default::default()).unsqueeze()
 }
 
 /// Writes the network's weights and the image; returns the network and both paths.
@@ -123,7 +109,7 @@ fn dumps_the_grad_cam_of_the_network_and_an_overlay_of_the_input_size() {
         assert!(String::from_utf8_lossy(&run.stdout).contains(&format!("class {class}")));
 
         // The reference: the closed form on the in-process network (eval mode on Flex).
-        let features = net.features(normalised(&image()));
+        let features = net.features(input());
         let expected = class_attention(features, net.head_weight())
             .narrow(1, class, 1)
             .reshape([1, 2, 2]);
@@ -174,7 +160,7 @@ fn grad_cam_plus_plus_explains_the_predicted_class() {
         String::from_utf8_lossy(&run.stderr)
     );
     let logits: Vec<f32> = net
-        .forward(normalised(&image()))
+        .forward(input())
         .logits
         .into_data()
         .to_vec()
