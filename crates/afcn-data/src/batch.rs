@@ -153,10 +153,12 @@ fn batch_of<B: Backend>(
 /// The order in which epoch `epoch` of a run visits `len` samples: a permutation seeded by
 /// (run seed, epoch).
 pub fn epoch_order(len: usize, run_seed: u64, epoch: usize) -> Vec<usize> {
+    let mut key = [0u8; 32];
+    key[..8].copy_from_slice(&run_seed.to_le_bytes());
+    key[8..16].copy_from_slice(&(epoch as u64).to_le_bytes());
+    key[16..].copy_from_slice(b"afcn-epoch-order");
     let mut order: Vec<usize> = (0..len).collect();
-    let mut rng =
-        ChaCha8Rng::seed_from_u64(run_seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    order.shuffle(&mut rng);
+    order.shuffle(&mut ChaCha8Rng::from_seed(key));
     order
 }
 

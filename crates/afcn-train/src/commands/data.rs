@@ -139,6 +139,11 @@ fn inspect(args: InspectArgs) -> anyhow::Result<()> {
         (None, DatasetKind::Synthfer) => PathBuf::new(),
         (None, kind) => bail!("--root is needed for {kind:?}"),
     };
+    if args.classes.is_some()
+        && !matches!(args.dataset, DatasetKind::Ferplus | DatasetKind::Affectnet)
+    {
+        bail!("--classes applies to FERPlus and AffectNet only");
+    }
     if args.train_labels.is_some() && args.dataset != DatasetKind::Rafdb {
         bail!("--train-labels applies to RAF-DB only");
     }
