@@ -168,7 +168,7 @@ fn grad_cam_plus_plus_explains_the_predicted_class() {
     let predicted = (0..CLASSES).fold(0, |b, k| if logits[k] > logits[b] { k } else { b });
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert!(
-        stdout.contains(&format!("class {predicted} (GradCamPlusPlus")),
+        stdout.contains(&format!("class {predicted} (gradcam++ at layer4)")),
         "{stdout}"
     );
     assert!(out.exists());

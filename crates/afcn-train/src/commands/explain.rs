@@ -43,6 +43,16 @@ pub enum Method {
     GradCamPlusPlus,
 }
 
+impl Method {
+    /// The name used on the command line and in the report line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::GradCam => "gradcam",
+            Method::GradCamPlusPlus => "gradcam++",
+        }
+    }
+}
+
 /// Arguments of `afcn explain`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -172,10 +182,10 @@ fn write_outputs<B: burn::tensor::backend::Backend>(
         )?;
     }
     println!(
-        "{}: class {} ({:?} at {}), {}x{} map, overlay {}",
+        "{}: class {} ({} at {}), {}x{} map, overlay {}",
         args.image.display(),
         explained.classes[0],
-        args.method,
+        args.method.name(),
         args.layer,
         h,
         w,
