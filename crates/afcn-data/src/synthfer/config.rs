@@ -24,7 +24,7 @@ pub struct SynthFerConfig {
     pub train_size: usize,
     /// Number of test samples. Default 1000 (RAF-DB's 4:1 ratio).
     pub test_size: usize,
-    /// Side of the square images, in pixels (at least 16). Default 64.
+    /// Side of the square images, in pixels (16 to 1024). Default 64.
     pub image_size: u32,
     /// The seed: sample `i` of a split is a pure function of `(seed, split, i)`. Default 0.
     pub seed: u64,
@@ -95,8 +95,8 @@ impl SynthFerConfig {
             value: value.to_string(),
             expected,
         };
-        if !(16..=4096).contains(&self.image_size) {
-            return Err(bad("image_size", &self.image_size, "16 to 4096 pixels"));
+        if !(16..=1024).contains(&self.image_size) {
+            return Err(bad("image_size", &self.image_size, "16 to 1024 pixels"));
         }
         if !(1..=4).contains(&self.supersample) {
             return Err(bad("supersample", &self.supersample, "1 to 4"));

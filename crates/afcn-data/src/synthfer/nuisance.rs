@@ -124,7 +124,8 @@ impl Nuisance {
             .then(|| Occluder::sample(rng, skin));
         let blur_sigma = if rng.random_bool(f64::from(config.blur_prob)) {
             let per_64 = config.image_size as f32 / 64.0;
-            rng.random_range(0.3..=config.max_blur_sigma.max(0.3)) * per_64
+            let max = config.max_blur_sigma;
+            rng.random_range(max.min(0.3)..=max) * per_64
         } else {
             0.0
         };

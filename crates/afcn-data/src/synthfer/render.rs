@@ -597,4 +597,28 @@ mod tests {
             assert!(low < high, "{expression}: {low} >= {high}");
         }
     }
+
+    #[test]
+    fn extreme_knobs_never_panic() {
+        let config = SynthFerConfig {
+            image_size: 16,
+            supersample: 1,
+            min_intensity: 0.0,
+            max_shift: 1.0,
+            max_scale_jitter: 1.0,
+            max_rotation_deg: 45.0,
+            max_illumination: 1.0,
+            max_clutter: 20,
+            glasses_prob: 1.0,
+            occlusion_prob: 1.0,
+            blur_prob: 1.0,
+            max_blur_sigma: 0.0,
+            max_noise_std: 128.0,
+            ..SynthFerConfig::default()
+        };
+        let data = SynthFer::new(config, crate::Split::Test).unwrap();
+        for index in 0..300 {
+            assert_eq!(data.render(index).dimensions(), (16, 16));
+        }
+    }
 }
