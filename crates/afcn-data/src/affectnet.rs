@@ -132,6 +132,15 @@ fn parse_row(
         .zip(row.fields[1..5].iter().zip(&COLUMNS[1..5]))
     {
         let number: f64 = parse_field(field, name, "a number of pixels", at)?;
+        // Far past any image: refused before the box arithmetic could overflow.
+        if number.is_nan() || number.abs() > f64::from(i32::MAX) {
+            return Err(DataError::BadValue {
+                at: at.clone(),
+                field: name,
+                value: field.clone(),
+                expected: "a number of pixels".into(),
+            });
+        }
         *value = number.round() as i64;
     }
     let [x, y, width, height] = bounds;

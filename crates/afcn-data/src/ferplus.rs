@@ -66,12 +66,13 @@ impl FerPlusClasses {
 /// largest count is more than half the total and names one of the classes (not unknown or NF).
 pub fn majority_label(votes: &[u32; 10], classes: FerPlusClasses) -> Option<usize> {
     let votes = votes.map(|v| if v <= 1 { 0 } else { v });
-    let total: u32 = votes.iter().sum();
+    // Summed in 64 bits: ten counts of up to 2^32 - 1 each cannot overflow.
+    let total: u64 = votes.iter().map(|&v| u64::from(v)).sum();
     let (winner, &most) = votes
         .iter()
         .enumerate()
         .max_by_key(|&(i, v)| (*v, std::cmp::Reverse(i)))?;
-    (2 * most > total && winner < classes.count()).then_some(winner)
+    (2 * u64::from(most) > total && winner < classes.count()).then_some(winner)
 }
 
 /// A FERPlus split held in memory (48 x 48 grey pixels per sample).

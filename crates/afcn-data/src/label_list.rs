@@ -20,7 +20,8 @@ pub struct ListEntry {
     pub at: Location,
 }
 
-/// Reads the label list at `path`, for labels `1..=num_classes`. Blank lines are ignored; a line
+/// Reads the label list at `path`, for labels `1..=num_classes`. Blank lines, blanks around
+/// fields, CRLF line ends and a UTF-8 byte-order mark are accepted; a line
 /// without exactly two fields or with a label out of range is an error naming its line, skipped
 /// into `problems` when those skip.
 pub(crate) fn read_list(
@@ -49,10 +50,16 @@ pub(crate) fn read_list(
             }
             Err(source) => return Err(io(source)),
         };
+        // A UTF-8 byte-order mark (written by some Windows editors) is not part of the name.
+        let line = if number == 0 {
+            line.strip_prefix('\u{feff}').unwrap_or(&line)
+        } else {
+            &line
+        };
         if line.trim().is_empty() {
             continue;
         }
-        if let Some(entry) = problems.check(parse_line(&line, num_classes, at))? {
+        if let Some(entry) = problems.check(parse_line(line, num_classes, at))? {
             entries.push(entry);
         }
     }

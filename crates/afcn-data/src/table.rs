@@ -29,7 +29,12 @@ impl Table {
             path: path.to_path_buf(),
             source,
         })?;
-        let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(file);
+        // Records end at `\n` only: the csv crate's line numbers are off by one with CRLF line
+        // ends, and the `\r` left at the end of a line is trimmed from the fields below.
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(true)
+            .terminator(csv::Terminator::Any(b'\n'))
+            .from_reader(file);
         let header_at = Location::line(path, 1);
         let header = reader.headers().map_err(|source| DataError::Csv {
             at: header_at.clone(),
@@ -65,6 +70,10 @@ impl Table {
             Ok(false) => None,
             Ok(true) => {
                 self.line = record.position().map_or(self.line + 1, |p| p.line());
+                if record.len() == 1 && record[0].trim().is_empty() {
+                    // A blank line ending in CRLF.
+                    return self.next_row();
+                }
                 let at = Location::line(&self.path, self.line);
                 if record.len() != self.width {
                     return Some(Err(DataError::FieldCount {
