@@ -17,7 +17,11 @@ use crate::channel_sum::weighted_channel_sum;
 /// `A^c = ReLU(sum_k W_ck / (h w) F_k)`, for all classes at once.
 ///
 /// Equal to the autodiff Grad-CAM of the class score at the feature map (tested in this crate),
-/// but costs one matrix product. Gradients flow to `features`; `head_weight` is detached.
+/// but costs one matrix product (about 1.2 ms forward and backward for 32 x 512 x 7 x 7 and 7
+/// classes on two CPU cores; `benches/attention.rs`). Gradients flow to `features`;
+/// `head_weight` is detached.
+///
+/// The training objective (afcn-losses) calls this function: its name and signature are stable.
 ///
 /// # Shapes
 /// - `features`: `[N, K, h, w]`, the last feature map (before pooling).
