@@ -64,12 +64,7 @@ pub fn superellipse(centre: Vec2, rx: f32, ry: f32, exponent: f32, n: usize) -> 
 
 /// `n` points on an ellipse around `centre`.
 pub fn ellipse(centre: Vec2, rx: f32, ry: f32, n: usize) -> Vec<Vec2> {
-    (0..n)
-        .map(|k| {
-            let (s, c) = (std::f32::consts::TAU * k as f32 / n as f32).sin_cos();
-            Vec2::new(centre.x + rx * c, centre.y + ry * s)
-        })
-        .collect()
+    superellipse(centre, rx, ry, 2.0, n)
 }
 
 /// The outline of a stroke of width `width` along the polyline `path`: the path offset by half
