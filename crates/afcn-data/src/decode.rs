@@ -44,10 +44,11 @@ pub fn decode_image(path: &Path, limits: ImageLimits, at: &Location) -> Result<R
     Ok(reader.decode().map_err(decode_err)?.into_rgb8())
 }
 
-/// Whether a JPEG file holds its end-of-image marker (`FF D9`) among its last bytes (some
-/// writers append a few bytes of padding after it).
+/// Whether a JPEG file holds its end-of-image marker (`FF D9`) among its last 4 KiB (some
+/// writers append padding or a trailer after it). Inside the compressed data `FF` is always
+/// followed by `00` or a restart marker, so `FF D9` there can only be an end of image.
 fn jpeg_is_complete(path: &Path) -> std::io::Result<bool> {
-    const TAIL: u64 = 64;
+    const TAIL: u64 = 4096;
     let mut file = std::fs::File::open(path)?;
     let len = file.metadata()?.len();
     file.seek(SeekFrom::Start(len.saturating_sub(TAIL)))?;
