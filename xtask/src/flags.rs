@@ -29,6 +29,11 @@ pub enum Task {
     Train(TrainFlags),
     /// Renders SynthFER into a folder in RAF-DB's layout.
     Synth(SynthFlags),
+    /// Times the training step on random images: runs `afcn bench` with these flags
+    /// (`--backend B`, `--method ce|eac|afcn`, `--arch A`, `--size S`, `--batch N`,
+    /// `--steps K`, `--warmup W`, `--phases`, `--json`; see `afcn bench --help`), compiling in
+    /// the backend that `--backend` names.
+    Bench(BenchFlags),
 }
 
 /// Flags of `cargo xtask test`.
@@ -43,6 +48,14 @@ pub struct TestFlags {
 #[derive(Debug, clap::Args)]
 pub struct TrainFlags {
     /// The flags of `afcn train`.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+    pub args: Vec<String>,
+}
+
+/// Flags of `cargo xtask bench`: passed through to `afcn bench`.
+#[derive(Debug, clap::Args)]
+pub struct BenchFlags {
+    /// The flags of `afcn bench`.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
     pub args: Vec<String>,
 }

@@ -2,8 +2,10 @@
 //!
 //! It builds the `afcn` binary with the cuda and wgpu backends in release mode, asks each
 //! backend for a device, runs the backend-parity tests (cuda required, wgpu where a Vulkan
-//! adapter exists), and writes `DIR/gpu-check.json` with every step's command, outcome,
-//! duration and log file (`DIR/<step>.log`). Sized to finish within 10 minutes on an H200.
+//! adapter exists), times the training step with `afcn bench --json` on cuda and on wgpu
+//! (ResNet-18 at 112, batch 16, AFCN and cross-entropy; each JSON line goes into its step's
+//! `result`), and writes `DIR/gpu-check.json` with every step's command, outcome, duration and
+//! log file (`DIR/<step>.log`). Sized to finish within 10 minutes on an H200.
 
 use std::{fs, path::Path, process::Command};
 
@@ -13,6 +15,13 @@ use serde_json::json;
 use crate::{flags::GpuCheckFlags, process};
 
 const FEATURES: &str = "wgpu,cuda";
+
+/// The benchmark's shape: few steps, as the first ones (kernel compilation, autotuning) are
+/// the warm-up and dominate the time.
+const BENCH_SHAPE: [&str; 12] = [
+    "--arch", "resnet18", "--size", "112", "--batch", "16", "--steps", "10", "--warmup", "3",
+    "--seed", "0",
+];
 
 /// Runs every step, even after a failure, then writes the report; fails if any step failed.
 pub fn run(flags: &GpuCheckFlags) -> anyhow::Result<()> {
@@ -50,6 +59,20 @@ pub fn run(flags: &GpuCheckFlags) -> anyhow::Result<()> {
         .env("XDG_RUNTIME_DIR", &xdg);
     steps.push(step(&flags.out, "parity", &mut parity)?);
 
+    for backend in ["cuda", "wgpu"] {
+        for method in ["afcn", "ce"] {
+            let name = format!("bench-{backend}-{method}");
+            let mut bench = Command::new(Path::new(&target).join("release/afcn"));
+            bench
+                .args(["bench", "--json", "--backend", backend, "--method", method])
+                .args(BENCH_SHAPE)
+                .env("XDG_RUNTIME_DIR", &xdg);
+            let mut outcome = step(&flags.out, &name, &mut bench)?;
+            outcome["result"] = bench_result(&flags.out.join(format!("{name}.log")));
+            steps.push(outcome);
+        }
+    }
+
     let failed: Vec<String> = steps
         .iter()
         .filter(|s| s["success"] == false)
@@ -62,6 +85,16 @@ pub fn run(flags: &GpuCheckFlags) -> anyhow::Result<()> {
     eprintln!("report: {}", path.display());
     anyhow::ensure!(failed.is_empty(), "gpu-check steps failed: {failed:?}");
     Ok(())
+}
+
+/// The JSON line that `afcn bench --json` printed into the log `path` (null when none).
+fn bench_result(path: &Path) -> serde_json::Value {
+    let text = fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .rev()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find(|value| value.get("images_per_sec").is_some())
+        .unwrap_or(serde_json::Value::Null)
 }
 
 /// Runs one step with its output captured in `out/<name>.log`.

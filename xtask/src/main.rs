@@ -3,6 +3,7 @@
 //! `main` only parses and dispatches; each task lives in its own module and all flags are
 //! declared in [`flags`].
 
+mod bench;
 mod flags;
 mod gpu_check;
 mod process;
@@ -20,5 +21,6 @@ fn main() -> anyhow::Result<()> {
         flags::Task::GpuCheck(f) => gpu_check::run(&f),
         flags::Task::Train(f) => train::run(&f),
         flags::Task::Synth(f) => synth::run(&f),
+        flags::Task::Bench(f) => bench::run(&f),
     }
 }

@@ -16,7 +16,8 @@ use crate::backend::BackendKind;
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Method {
-    /// Cross-entropy on one view.
+    /// Cross-entropy on one view (`ce` on the command line too).
+    #[value(alias = "ce")]
     Baseline,
     /// Self-Cure Network: importance-scaled logits, rank regularisation, relabelling.
     Scn,

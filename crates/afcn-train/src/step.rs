@@ -1,4 +1,8 @@
 //! One training step of each method: from a batch to the loss to call `backward` on.
+//!
+//! A step is three parts: reading and augmenting the batch ([`Step::images`]), one batched
+//! forward of all its views ([`forward`]), and the method's loss ([`Step::loss`]). The trainer
+//! runs all three; `afcn bench` feeds the last two random images, so both time the same code.
 
 use afcn_certainty::LabelStore;
 use afcn_data::AugmentConfig;
@@ -44,7 +48,7 @@ pub struct Step<'a> {
 
 impl Step<'_> {
     /// Builds the batch of `indices` from `dataset` and computes its loss under `model` in
-    /// `epoch`. Two-view methods send both views through the network in one batched forward.
+    /// `epoch`: [`Step::images`], then [`forward`], then [`Step::loss`].
     pub fn run<B: AutodiffBackend>(
         &mut self,
         model: &FerModel<B>,
@@ -53,10 +57,36 @@ impl Step<'_> {
         epoch: usize,
         device: &B::Device,
     ) -> anyhow::Result<StepOutput<B>> {
+        let images = self.images::<B>(dataset, indices, epoch, device)?;
+        let forward = forward(model, images);
+        self.loss(model, forward, indices, epoch, device)
+    }
+
+    /// Views of each image a step sends through the network: 2 for the two-view methods (the
+    /// image and its mirror), else 1.
+    pub fn views(&self) -> usize {
+        if self.config.method.two_views(&self.config.afcn) {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// Reads and augments the samples `indices` of `dataset`: the network input of a step,
+    /// with view 1 of every sample first, then view 2 for two-view methods.
+    ///
+    /// # Shapes
+    /// - output: `[V N, 3, S, S]`, `V` = [`Step::views`], `N` = `indices.len()`
+    pub fn images<B: AutodiffBackend>(
+        &self,
+        dataset: &SharedDataset,
+        indices: &[usize],
+        epoch: usize,
+        device: &B::Device,
+    ) -> anyhow::Result<Tensor<B, 4>> {
         let config = self.config;
         let augment: &AugmentConfig = &config.augment;
-        let n = indices.len();
-        if config.method.two_views(&config.afcn) {
+        Ok(if self.views() == 2 {
             let batch = afcn_data::two_view_batch::<B, _>(
                 dataset.as_ref(),
                 indices,
@@ -65,22 +95,57 @@ impl Step<'_> {
                 epoch,
                 device,
             )?;
-            let both = model
-                .backbone
-                .forward(Tensor::cat(vec![batch.view1, batch.view2], 0));
-            let [_, k, h, w] = both.features.dims();
-            let c = both.logits.dims()[1];
+            Tensor::cat(vec![batch.view1, batch.view2], 0)
+        } else {
+            afcn_data::train_batch::<B, _>(
+                dataset.as_ref(),
+                indices,
+                augment,
+                config.seed,
+                epoch,
+                device,
+            )?
+            .images
+        })
+    }
+
+    /// The method's loss of one batch from the network's outputs on it (see [`forward`]);
+    /// `indices` are the samples' keys in the label store, which label correction updates.
+    ///
+    /// # Shapes
+    /// - `forward`: `V N` rows, view 1 of every sample first (`V` = [`Step::views`])
+    /// - `indices`: `N` entries
+    pub fn loss<B: AutodiffBackend>(
+        &mut self,
+        model: &FerModel<B>,
+        forward: StepForward<B>,
+        indices: &[usize],
+        epoch: usize,
+        device: &B::Device,
+    ) -> anyhow::Result<StepOutput<B>> {
+        let config = self.config;
+        let n = indices.len();
+        let rows = forward.logits.dims()[0];
+        anyhow::ensure!(
+            rows == self.views() * n,
+            "the network output has {rows} rows; {} views of {n} samples need {}",
+            self.views(),
+            self.views() * n
+        );
+        if self.views() == 2 {
+            let [_, k, h, w] = forward.features.dims();
+            let c = forward.logits.dims()[1];
             let view = |i: usize| ViewOutput {
-                logits: both.logits.clone().slice([i * n..(i + 1) * n, 0..c]),
-                features: both
+                logits: forward.logits.clone().slice([i * n..(i + 1) * n, 0..c]),
+                features: forward
                     .features
                     .clone()
                     .slice([i * n..(i + 1) * n, 0..k, 0..h, 0..w]),
             };
             let (view_1, view_2) = (view(0), view(1));
-            let head_weight = model.backbone.head_weight().detach();
             return match config.method {
                 Method::Eac => {
+                    let head_weight = model.backbone.head_weight().detach();
                     let labels = self.labels.labels_tensor::<B>(indices, device)?;
                     let eac = config.eac.loss(
                         view_1.logits.clone(),
@@ -98,65 +163,21 @@ impl Step<'_> {
                         corrections: 0,
                     })
                 }
-                _ => {
-                    let logits = view_1.logits.clone().inner();
-                    let out = self.objective.forward(
-                        view_1,
-                        Some(view_2),
-                        head_weight,
-                        indices,
-                        self.labels,
-                        epoch,
-                    )?;
-                    Ok(StepOutput {
-                        loss: out.loss,
-                        cross_entropy: out.weighted_cross_entropy,
-                        auxiliary: out.consistency,
-                        logits,
-                        labels: out.labels.inner(),
-                        corrections: out.changes.len(),
-                    })
-                }
+                _ => self.afcn(model, view_1, Some(view_2), indices, epoch),
             };
         }
 
-        let batch = afcn_data::train_batch::<B, _>(
-            dataset.as_ref(),
-            indices,
-            augment,
-            config.seed,
-            epoch,
-            device,
-        )?;
         match config.method {
             Method::Afcn => {
-                let out = model.backbone.forward(batch.images);
-                let logits = out.logits.clone().inner();
                 let view_1 = ViewOutput {
-                    logits: out.logits,
-                    features: out.features,
+                    logits: forward.logits,
+                    features: forward.features,
                 };
-                let head_weight = model.backbone.head_weight().detach();
-                let out = self.objective.forward(
-                    view_1,
-                    None,
-                    head_weight,
-                    indices,
-                    self.labels,
-                    epoch,
-                )?;
-                Ok(StepOutput {
-                    loss: out.loss,
-                    cross_entropy: out.weighted_cross_entropy,
-                    auxiliary: out.consistency,
-                    logits,
-                    labels: out.labels.inner(),
-                    corrections: out.changes.len(),
-                })
+                self.afcn(model, view_1, None, indices, epoch)
             }
             Method::Baseline => {
                 let labels = self.labels.labels_tensor::<B>(indices, device)?;
-                let logits = model.logits(batch.images);
+                let logits = forward.logits;
                 let ce = cross_entropy_per_sample(logits.clone(), labels.clone()).mean();
                 Ok(StepOutput {
                     loss: ce.clone(),
@@ -168,9 +189,7 @@ impl Step<'_> {
                 })
             }
             Method::Scn => {
-                let features = model.backbone.features(batch.images);
-                let pooled = global_average_pool(features);
-                let logits = model.backbone.fc.forward(pooled.clone());
+                let (pooled, logits) = (forward.pooled, forward.logits);
                 let importance = model
                     .importance(pooled)
                     .expect("an SCN model has its importance branch");
@@ -197,8 +216,7 @@ impl Step<'_> {
             }
             Method::Rul => {
                 let labels = self.labels.labels_tensor::<B>(indices, device)?;
-                let features = model.backbone.features(batch.images);
-                let pooled = global_average_pool(features);
+                let pooled = forward.pooled;
                 let log_variance = model
                     .log_variance
                     .as_ref()
@@ -206,21 +224,70 @@ impl Step<'_> {
                     .forward(pooled.clone());
                 let uncertainty = relative_uncertainty(log_variance);
                 let partners = partners::<B>(n, config.seed, epoch, indices, device);
-                let mixed = mix_features(pooled.clone(), uncertainty, partners.clone());
+                let mixed = mix_features(pooled, uncertainty, partners.clone());
                 let mixed_logits = model.backbone.fc.forward(mixed.features);
                 let loss = add_up_loss(mixed_logits, labels.clone(), partners);
-                let logits = model.backbone.fc.forward(pooled).inner();
                 Ok(StepOutput {
                     cross_entropy: loss.clone(),
                     auxiliary: loss.zeros_like(),
                     loss,
-                    logits,
+                    logits: forward.logits.inner(),
                     labels: labels.inner(),
                     corrections: 0,
                 })
             }
             Method::Eac => unreachable!("EAC always has two views"),
         }
+    }
+
+    /// The AFCN objective on one view, or on two when fusion consistency is on.
+    fn afcn<B: AutodiffBackend>(
+        &mut self,
+        model: &FerModel<B>,
+        view_1: ViewOutput<B>,
+        view_2: Option<ViewOutput<B>>,
+        indices: &[usize],
+        epoch: usize,
+    ) -> anyhow::Result<StepOutput<B>> {
+        let logits = view_1.logits.clone().inner();
+        let head_weight = model.backbone.head_weight().detach();
+        let out =
+            self.objective
+                .forward(view_1, view_2, head_weight, indices, self.labels, epoch)?;
+        Ok(StepOutput {
+            loss: out.loss,
+            cross_entropy: out.weighted_cross_entropy,
+            auxiliary: out.consistency,
+            logits,
+            labels: out.labels.inner(),
+            corrections: out.changes.len(),
+        })
+    }
+}
+
+/// The network's outputs on a step's images, from which every method's loss starts.
+pub struct StepForward<B: AutodiffBackend> {
+    /// The last stage's feature maps F. Shape `[V N, K, h, w]`.
+    pub features: Tensor<B, 4>,
+    /// GAP(F). Shape `[V N, K]`.
+    pub pooled: Tensor<B, 2>,
+    /// The backbone's logits, `z = GAP(F) W^T + b`. Shape `[V N, C]`.
+    pub logits: Tensor<B, 2>,
+}
+
+/// One batched forward of a step's images through the backbone (both views at once for the
+/// two-view methods).
+///
+/// # Shapes
+/// - `images`: `[V N, 3, S, S]`
+pub fn forward<B: AutodiffBackend>(model: &FerModel<B>, images: Tensor<B, 4>) -> StepForward<B> {
+    let features = model.backbone.features(images);
+    let pooled = global_average_pool(features.clone());
+    let logits = model.backbone.fc.forward(pooled.clone());
+    StepForward {
+        features,
+        pooled,
+        logits,
     }
 }
 

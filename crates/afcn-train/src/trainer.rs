@@ -41,7 +41,8 @@ pub struct TrainerState {
     pub labels: LabelStore,
 }
 
-type Adamw<B> = OptimizerAdaptor<Adam, FerModel<B>, B>;
+/// The optimizer of a run: Adam with L2 weight decay.
+pub type Adamw<B> = OptimizerAdaptor<Adam, FerModel<B>, B>;
 
 /// A run in progress: model, optimizer, labels and the data it trains on.
 pub struct Trainer<B: AutodiffBackend> {
@@ -299,7 +300,8 @@ fn label_store(train: &SharedDataset) -> anyhow::Result<(LabelStore, Vec<usize>)
     Ok((store, clean))
 }
 
-fn optimizer<B: AutodiffBackend>(config: &TrainConfig) -> Adamw<B> {
+/// The optimizer `config` asks for (the learning rate is given at each step).
+pub fn optimizer<B: AutodiffBackend>(config: &TrainConfig) -> Adamw<B> {
     AdamConfig::new()
         .with_weight_decay(Some(WeightDecayConfig::new(
             config.optim.weight_decay as f32,

@@ -17,6 +17,8 @@ pub enum Command {
     Explain(explain::Args),
     /// Renders SynthFER, the generated dataset, into a folder in RAF-DB's layout.
     Synth(synth::Args),
+    /// Times the training step of a method on random images (images/s, memory, phases).
+    Bench(bench::Args),
 }
 
 impl Command {
@@ -29,11 +31,13 @@ impl Command {
             Command::Predict(args) => predict::run(args),
             Command::Explain(args) => explain::run(args),
             Command::Synth(args) => synth::run(args),
+            Command::Bench(args) => bench::run(args),
         }
     }
 }
 
 mod backend;
+pub mod bench;
 pub mod data;
 pub mod explain;
 pub mod predict;
