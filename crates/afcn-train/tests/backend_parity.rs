@@ -1,5 +1,6 @@
 //! Backend parity: a small conv net's forward pass, backward pass and one optimizer step give
-//! the same numbers on the cpu backend and on each accelerator backend compiled in (relative
+//! the same numbers on the cpu backend and on each accelerator backend compiled in, and the
+//! torchvision ResNet-18 fixture reproduces PyTorch's logits and features there (relative
 //! error <= 1e-4, measured as max |a - b| / max |b| over each tensor), so that a backend swap
 //! is proven, not assumed.
 //!
@@ -7,7 +8,9 @@
 //! `AFCN_REQUIRE_CUDA=1` asks for it, in which case the test fails.
 #![cfg(any(feature = "wgpu", feature = "cuda"))]
 
+use afcn_backbone::{Arch, ResNetConfig};
 use afcn_train::backend::{BackendKind, check};
+use burn_store::{ModuleStore, SafetensorsStore};
 use burn::{
     backend::{Autodiff, Flex},
     module::{Module, ModuleMapper, ModuleVisitor, Param},
@@ -159,14 +162,57 @@ fn relative_error(a: &[f32], b: &[f32]) -> f32 {
     diff / scale
 }
 
+/// Whether `kind` has a device; without one the test is skipped, unless
+/// `AFCN_REQUIRE_<KIND>=1` makes it fail.
+fn available(kind: BackendKind) -> bool {
+    let Err(err) = check(kind) else {
+        return true;
+    };
+    let variable = format!("AFCN_REQUIRE_{}", kind.name().to_uppercase());
+    if std::env::var(&variable).as_deref() == Ok("1") {
+        panic!("{variable}=1 but {err}");
+    }
+    eprintln!("skipping the {kind} test: {err}");
+    false
+}
+
+const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/resnet18-112");
+
+/// The torchvision ResNet-18 fixture in eval mode on `B`: logits and layer-4 features equal
+/// PyTorch's to relative error <= 1e-4.
+fn assert_fixture<B: Backend>(kind: BackendKind) {
+    if !available(kind) {
+        return;
+    }
+    let device = B::Device::default();
+    let io = |name: &str| -> Vec<f32> {
+        let mut store = SafetensorsStore::from_file(format!("{FIXTURE}/io.safetensors"));
+        let snapshot = store.get_snapshot(name).expect("io.safetensors reads");
+        let data = snapshot.expect("the tensor exists").to_data().expect("data");
+        data.to_vec().expect("f32")
+    };
+    let (model, report) = ResNetConfig::new()
+        .with_arch(Arch::ResNet18)
+        .with_num_classes(7)
+        .init::<B>(&device)
+        .load_weights(format!("{FIXTURE}/weights.safetensors"))
+        .expect("the fixture loads");
+    assert!(report.is_complete(), "{report}");
+    let input = TensorData::new(io("input"), [2, 3, 112, 112]);
+    let out = model.forward(Tensor::from_data(input, &device));
+    for (name, actual) in [
+        ("logits", host(out.logits)),
+        ("features", host(out.features)),
+    ] {
+        let error = relative_error(&actual, &io(name));
+        eprintln!("{kind} ResNet-18 fixture, {name}: relative error {error:.2e}");
+        assert!(error <= 1e-4, "{kind} {name}: relative error {error:.2e} > 1e-4");
+    }
+}
+
 /// Runs the trace on the cpu backend and on `B` from the same weights and compares.
 fn assert_parity<B: AutodiffBackend>(kind: BackendKind) {
-    if let Err(err) = check(kind) {
-        let variable = format!("AFCN_REQUIRE_{}", kind.name().to_uppercase());
-        if std::env::var(&variable).as_deref() == Ok("1") {
-            panic!("{variable}=1 but {err}");
-        }
-        eprintln!("skipping {kind} parity: {err}");
+    if !available(kind) {
         return;
     }
     type Cpu = Autodiff<Flex>;
@@ -205,8 +251,20 @@ fn wgpu_matches_cpu() {
     assert_parity::<Autodiff<burn::backend::Wgpu>>(BackendKind::Wgpu);
 }
 
+#[cfg(feature = "wgpu")]
+#[test]
+fn wgpu_reproduces_the_torchvision_fixture() {
+    assert_fixture::<burn::backend::Wgpu>(BackendKind::Wgpu);
+}
+
 #[cfg(feature = "cuda")]
 #[test]
 fn cuda_matches_cpu() {
     assert_parity::<Autodiff<burn::backend::Cuda>>(BackendKind::Cuda);
+}
+
+#[cfg(feature = "cuda")]
+#[test]
+fn cuda_reproduces_the_torchvision_fixture() {
+    assert_fixture::<burn::backend::Cuda>(BackendKind::Cuda);
 }
