@@ -34,6 +34,10 @@ pub enum Task {
     /// `--steps K`, `--warmup W`, `--phases`, `--json`; see `afcn bench --help`), compiling in
     /// the backend that `--backend` names.
     Bench(BenchFlags),
+    /// The paper's tables, measured: trains every cell (methods x noise levels, or the ablation,
+    /// or the beta x lambda grid) for each seed and writes a markdown table of mean +- std;
+    /// complete runs are reused, so an interrupted reproduce continues.
+    Reproduce(ReproduceFlags),
 }
 
 /// Flags of `cargo xtask test`.
@@ -86,4 +90,55 @@ pub struct GpuCheckFlags {
     /// Directory for `gpu-check.json` and the logs of each step.
     #[arg(long)]
     pub out: PathBuf,
+}
+
+/// Flags of `cargo xtask reproduce`.
+#[derive(Debug, clap::Args)]
+pub struct ReproduceFlags {
+    /// The dataset (`synthfer`, `rafdb`, `ferplus`, `affectnet`, `folder`).
+    #[arg(long, default_value = "synthfer")]
+    pub dataset: String,
+    /// The dataset's root directory (every dataset but synthfer).
+    #[arg(long)]
+    pub root: Option<PathBuf>,
+    /// Noise rates, comma-separated (default 0.1,0.2,0.3; 0.3 for --ablation and --grid).
+    #[arg(long, value_delimiter = ',')]
+    pub noise: Option<Vec<f64>>,
+    /// Methods of the comparison, comma-separated.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "baseline,scn,rul,eac,afcn"
+    )]
+    pub methods: Vec<String>,
+    /// Seeds per cell (0, 1, ... N-1).
+    #[arg(long, default_value_t = 3)]
+    pub seeds: usize,
+    /// The ablation instead: AFCN in full and with each of its five switches off.
+    #[arg(long, conflicts_with = "grid")]
+    pub ablation: bool,
+    /// The 5x5 grid instead: AFCN over beta {0.1, 0.3, 0.5, 0.7, 1} x lambda {1, 3, 5, 7, 10}.
+    #[arg(long)]
+    pub grid: bool,
+    /// Epochs per run (default: the preset's).
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// The compute backend of every run (`cpu`, `wgpu`, `cuda`).
+    #[arg(long)]
+    pub backend: Option<String>,
+    /// The directory of the runs and of the table (`<out>/comparison.md`, `ablation.md` or
+    /// `grid.md`).
+    #[arg(long, default_value = "runs/reproduce")]
+    pub out: PathBuf,
+}
+
+impl ReproduceFlags {
+    /// The noise rates to run: `--noise`, or the study's default.
+    pub fn noise_levels(&self) -> Vec<f64> {
+        match &self.noise {
+            Some(levels) => levels.clone(),
+            None if self.ablation || self.grid => vec![0.3],
+            None => vec![0.1, 0.2, 0.3],
+        }
+    }
 }

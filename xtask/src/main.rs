@@ -7,6 +7,7 @@ mod bench;
 mod flags;
 mod gpu_check;
 mod process;
+mod reproduce;
 mod synth;
 mod test;
 mod train;
@@ -21,6 +22,7 @@ fn main() -> anyhow::Result<()> {
         flags::Task::GpuCheck(f) => gpu_check::run(&f),
         flags::Task::Train(f) => train::run(&f),
         flags::Task::Synth(f) => synth::run(&f),
+        flags::Task::Reproduce(f) => reproduce::run_study(&f),
         flags::Task::Bench(f) => bench::run(&f),
     }
 }

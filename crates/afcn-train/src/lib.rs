@@ -10,6 +10,8 @@ pub mod config;
 pub mod data;
 pub mod metrics;
 pub mod model;
+pub mod overlays;
+pub mod plots;
 pub mod report;
 pub mod run_dir;
 pub mod step;

@@ -4,11 +4,13 @@
 
 use std::fmt::Write as _;
 
-use burn::tensor::backend::AutodiffBackend;
+use burn::{module::AutodiffModule, tensor::backend::AutodiffBackend};
 use serde_json::json;
 
 use crate::{
     metrics::EpochMetrics,
+    overlays::{Overlay, write_overlays},
+    plots::{save_confusion_png, save_curves_png},
     run_dir::{RunDir, names},
     trainer::Trainer,
 };
@@ -19,6 +21,10 @@ pub const CORRECTIONS: &str = "corrections.csv";
 pub const SUSPECTS: &str = "suspects.csv";
 /// The confusion matrix on the clean test split, as JSON.
 pub const CONFUSION: &str = "confusion.json";
+/// The confusion matrix as a heat map.
+pub const CONFUSION_PNG: &str = "confusion.png";
+/// The training curves: loss parts, accuracies, correction quality per epoch.
+pub const CURVES: &str = "curves.png";
 
 /// Writes `metrics.json` (atomically) with the epochs so far.
 pub fn write_metrics(run: &RunDir, history: &[EpochMetrics]) -> anyhow::Result<()> {
@@ -46,6 +52,16 @@ pub fn write_final<B: AutodiffBackend>(run: &RunDir, trainer: &Trainer<B>) -> an
             "accuracy": confusion.accuracy(),
             "mean_class_accuracy": confusion.mean_class_accuracy(),
         }))?,
+    )?;
+
+    save_confusion_png(&run.join(CONFUSION_PNG), &confusion, class_names)?;
+    save_curves_png(&run.join(CURVES), trainer.history())?;
+    let overlays = write_overlays(
+        &trainer.model().valid().backbone,
+        trainer.data().test.as_ref(),
+        trainer.config().overlays,
+        trainer.config().augment.image_size,
+        run.path(),
     )?;
 
     let labels = trainer.labels();
@@ -102,13 +118,21 @@ pub fn write_final<B: AutodiffBackend>(run: &RunDir, trainer: &Trainer<B>) -> an
             m.seconds,
         )?;
     }
-    writeln!(report, "\n## Confusion matrix (clean test split)\n")?;
+    writeln!(report, "\n![Training curves]({CURVES})\n")?;
+    writeln!(report, "## Confusion matrix (clean test split)\n")?;
     writeln!(report, "{}", confusion.to_markdown(class_names))?;
+    writeln!(report, "![Confusion matrix]({CONFUSION_PNG})\n")?;
+    write_overlay_section(&mut report, &overlays, class_names)?;
     writeln!(report, "## Files\n")?;
     for (file, what) in [
         (names::CONFIG, "the configuration of the run"),
         (names::METRICS, "the metrics of every epoch"),
         (CONFUSION, "the confusion matrix"),
+        (CONFUSION_PNG, "the confusion matrix as a heat map"),
+        (
+            CURVES,
+            "loss parts, accuracies and correction quality per epoch",
+        ),
         (names::WEIGHTS, "the final weights (torchvision key names)"),
         (CORRECTIONS, "every label change (epoch, sample, old, new)"),
         (
@@ -120,4 +144,30 @@ pub fn write_final<B: AutodiffBackend>(run: &RunDir, trainer: &Trainer<B>) -> an
     }
     writeln!(report, "\n## Configuration\n\n```toml\n{config}```")?;
     run.write(names::REPORT, &report)
+}
+
+/// The report's Grad-CAM section: one row per overlay, with the picture inline.
+fn write_overlay_section(
+    report: &mut String,
+    overlays: &[Overlay],
+    class_names: &[String],
+) -> std::fmt::Result {
+    if overlays.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        report,
+        "## Grad-CAM of test images\n\nWhere the network looks for the class it predicts \
+         (closed-form Grad-CAM at the last stage, jet colour map).\n"
+    )?;
+    writeln!(report, "| test sample | true class | predicted | overlay |")?;
+    writeln!(report, "|---:|---|---|---|")?;
+    for o in overlays {
+        writeln!(
+            report,
+            "| {} | {} | {} | ![{}]({}) |",
+            o.sample, class_names[o.truth], class_names[o.predicted], o.file, o.file
+        )?;
+    }
+    writeln!(report)
 }

@@ -112,6 +112,11 @@ impl<B: AutodiffBackend> Trainer<B> {
         Ok(self)
     }
 
+    /// The run's configuration.
+    pub fn config(&self) -> &TrainConfig {
+        &self.config
+    }
+
     /// The class names.
     pub fn class_names(&self) -> &[String] {
         &self.class_names

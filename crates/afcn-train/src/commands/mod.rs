@@ -13,6 +13,9 @@ pub enum Command {
     Train(train::Args),
     /// Classifies face images with a backbone and its weights.
     Predict(predict::Args),
+    /// Scores a backbone and its weights on a dataset's test split: accuracy, mean class
+    /// accuracy, confusion matrix.
+    Eval(eval::Args),
     /// Shows where the network looks: a Grad-CAM or Grad-CAM++ heat map over the image.
     Explain(explain::Args),
     /// Renders SynthFER, the generated dataset, into a folder in RAF-DB's layout.
@@ -29,6 +32,7 @@ impl Command {
             Command::Data(args) => data::run(args),
             Command::Train(args) => train::run(args),
             Command::Predict(args) => predict::run(args),
+            Command::Eval(args) => eval::run(args),
             Command::Explain(args) => explain::run(args),
             Command::Synth(args) => synth::run(args),
             Command::Bench(args) => bench::run(args),
@@ -39,6 +43,7 @@ impl Command {
 mod backend;
 pub mod bench;
 pub mod data;
+pub mod eval;
 pub mod explain;
 pub mod predict;
 pub mod synth;

@@ -84,7 +84,7 @@ impl BackendTask for Predict {
 
     fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
         let Predict { args, num_classes } = self;
-        let model = load_model::<B::InnerBackend>(&args, num_classes, &device)?;
+        let model = load_model::<B::InnerBackend>(args.arch, &args.weights, num_classes, &device)?;
         let names = args
             .classes
             .clone()
@@ -112,28 +112,29 @@ fn to_anyhow(err: burn::tensor::DataError) -> anyhow::Error {
 }
 
 /// Builds the network and loads the weights; refuses a checkpoint that leaves part of the
-/// network uninitialised.
-fn load_model<B: burn::tensor::backend::Backend>(
-    args: &Args,
+/// network uninitialised (also used by `afcn eval`).
+pub(crate) fn load_model<B: burn::tensor::backend::Backend>(
+    arch: Arch,
+    weights: &Path,
     num_classes: usize,
     device: &B::Device,
 ) -> anyhow::Result<ResNet<B>> {
     let (model, report) = ResNetConfig::new()
-        .with_arch(args.arch)
+        .with_arch(arch)
         .with_num_classes(num_classes)
         .init::<B>(device)
-        .load_weights(&args.weights)?;
+        .load_weights(weights)?;
     if report.head != HeadStatus::Loaded || !report.missing.is_empty() {
         bail!(
             "{}: the checkpoint does not cover the {} network: {report}",
-            args.weights.display(),
-            args.arch
+            weights.display(),
+            arch
         );
     }
     if !report.unused.is_empty() {
         eprintln!(
             "warning: {}: {} checkpoint tensors unused: {:?}",
-            args.weights.display(),
+            weights.display(),
             report.unused.len(),
             report.unused
         );

@@ -1,0 +1,128 @@
+//! Grad-CAM overlays of a few test images, written into the run directory: where the trained
+//! network looks for the class it predicts.
+//!
+//! The maps use the closed form of Grad-CAM for the backbone's GAP + linear head
+//! ([`afcn_gradcam::class_attention`], equal to the autodiff Grad-CAM at `layer4`), computed in
+//! inference mode on the evaluation pixels; they are post-processed as pytorch-grad-cam does
+//! ([`afcn_gradcam::heatmap`]) and laid over the resized image in the jet colour map.
+
+use std::path::Path;
+
+use afcn_backbone::ResNet;
+use afcn_data::{FerDataset, eval_batch, transform::resize_square};
+use afcn_gradcam::{class_attention, heatmap, save_overlay_png};
+use anyhow::{Context, anyhow};
+use burn::tensor::backend::Backend;
+
+/// The folder of a run directory that holds the overlays.
+pub const OVERLAYS: &str = "overlays";
+
+/// One overlay written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Overlay {
+    /// The file, relative to the run directory (`overlays/<sample>-<true>-<predicted>.png`).
+    pub file: String,
+    /// The test sample.
+    pub sample: usize,
+    /// Its clean label.
+    pub truth: usize,
+    /// The class the network predicts (the one explained).
+    pub predicted: usize,
+}
+
+/// `count` test samples spread evenly over a split of `len` samples (all when fewer).
+pub fn overlay_samples(len: usize, count: usize) -> Vec<usize> {
+    let count = count.min(len);
+    (0..count).map(|i| i * len / count).collect()
+}
+
+/// A class name made safe for a file name: letters, digits, `-` and `_` kept, the rest `_`.
+fn file_safe(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Explains the predicted class of `count` test samples of `dataset` (spread evenly over it)
+/// with `backbone` at input side `size`, and writes one overlay PNG each into
+/// `run_dir/overlays/`.
+pub fn write_overlays<B: Backend>(
+    backbone: &ResNet<B>,
+    dataset: &dyn FerDataset,
+    count: usize,
+    size: u32,
+    run_dir: &Path,
+) -> anyhow::Result<Vec<Overlay>> {
+    let samples = overlay_samples(dataset.len(), count);
+    if samples.is_empty() {
+        return Ok(Vec::new());
+    }
+    let dir = run_dir.join(OVERLAYS);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let device = backbone.head_weight().device();
+    let batch = eval_batch::<B, _>(dataset, &samples, size, &device)?;
+    let features = backbone.features(batch.images);
+    let [n, _, h, w] = features.dims();
+    let predicted: Vec<i64> = backbone
+        .head(features.clone())
+        .argmax(1)
+        .into_data()
+        .iter::<i64>()
+        .collect();
+    let attention = class_attention(features, backbone.head_weight());
+    let side = size as usize;
+    let names = dataset.class_names();
+    let mut written = Vec::with_capacity(n);
+    for (i, (&sample, annotation)) in samples.iter().zip(&batch.annotations).enumerate() {
+        let predicted = predicted[i] as usize;
+        let map = attention
+            .clone()
+            .narrow(0, i, 1)
+            .narrow(1, predicted, 1)
+            .reshape([1, h, w]);
+        let heat: Vec<f32> = heatmap(map, [side, side])
+            .into_data()
+            .convert::<f32>()
+            .to_vec()
+            .map_err(|err| anyhow!("reading a heat map back: {err:?}"))?;
+        let file = format!(
+            "{OVERLAYS}/{sample}-{}-{}.png",
+            file_safe(&names[annotation.clean_label]),
+            file_safe(&names[predicted])
+        );
+        let image = resize_square(&dataset.image(sample)?, size);
+        save_overlay_png(run_dir.join(&file), &image, &heat)?;
+        written.push(Overlay {
+            file,
+            sample,
+            truth: annotation.clean_label,
+            predicted,
+        });
+    }
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn samples_are_spread_evenly_and_capped_by_the_split() {
+        assert_eq!(overlay_samples(100, 4), vec![0, 25, 50, 75]);
+        assert_eq!(overlay_samples(3, 4), vec![0, 1, 2]);
+        assert_eq!(overlay_samples(10, 0), Vec::<usize>::new());
+        assert_eq!(overlay_samples(0, 4), Vec::<usize>::new());
+    }
+
+    #[test]
+    fn class_names_become_safe_file_name_parts() {
+        assert_eq!(file_safe("happiness"), "happiness");
+        assert_eq!(file_safe("no face/../x"), "no_face____x");
+    }
+}

@@ -1,0 +1,56 @@
+//! A white RGB canvas that plotters draws on, encoded as PNG, and the embedded font.
+
+use std::{io::Cursor, path::Path, sync::OnceLock};
+
+use afcn_data::image::{ImageFormat, RgbImage};
+use anyhow::{Context, anyhow};
+use plotters::{
+    coord::Shift,
+    prelude::{BitMapBackend, DrawingArea, IntoDrawingArea, WHITE},
+    style::FontStyle,
+};
+
+use crate::run_dir::write_atomic;
+
+/// The font family every picture uses.
+pub(super) const FONT: &str = "sans-serif";
+
+/// The drawing area of a canvas.
+pub(super) type Area<'a> = DrawingArea<BitMapBackend<'a>, Shift>;
+
+/// Registers DejaVu Sans as [`FONT`] (once per process).
+fn register_font() -> anyhow::Result<()> {
+    static REGISTERED: OnceLock<bool> = OnceLock::new();
+    let ok = *REGISTERED.get_or_init(|| {
+        plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular()).is_ok()
+    });
+    ok.then_some(())
+        .ok_or_else(|| anyhow!("the embedded DejaVu Sans font cannot be parsed"))
+}
+
+/// Draws on a white `width` x `height` canvas and returns the picture as PNG bytes.
+pub(super) fn render_png(
+    (width, height): (u32, u32),
+    draw: impl FnOnce(&Area<'_>) -> anyhow::Result<()>,
+) -> anyhow::Result<Vec<u8>> {
+    register_font()?;
+    let mut pixels = vec![0u8; width as usize * height as usize * 3];
+    {
+        let area = BitMapBackend::with_buffer(&mut pixels, (width, height)).into_drawing_area();
+        area.fill(&WHITE)?;
+        draw(&area)?;
+        area.present()?;
+    }
+    let image = RgbImage::from_raw(width, height, pixels)
+        .context("the canvas buffer has the picture's size")?;
+    let mut png = Vec::new();
+    image
+        .write_to(&mut Cursor::new(&mut png), ImageFormat::Png)
+        .context("encoding a PNG")?;
+    Ok(png)
+}
+
+/// Writes PNG bytes to `path` atomically.
+pub(super) fn save(path: &Path, png: &[u8]) -> anyhow::Result<()> {
+    write_atomic(path, png)
+}

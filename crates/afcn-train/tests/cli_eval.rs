@@ -1,0 +1,176 @@
+//! `afcn eval` on the weights of a tiny SynthFER run: it scores the run's test split exactly as
+//! the run's own `confusion.json` does; and the run's pictures (curves, confusion heat map,
+//! Grad-CAM overlays) exist, are PNGs and are linked from `report.md`.
+
+use std::{
+    path::Path,
+    process::{Command, Output},
+};
+
+const TINY: &str = "epochs = 1\nbatch_size = 16\noverlays = 3\n\
+                    [data.synthfer]\ntrain_size = 48\ntest_size = 24\n";
+
+fn afcn(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_afcn"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Trains the tiny run into `dir/run`.
+fn tiny_run(dir: &Path) -> std::path::PathBuf {
+    let config = dir.join("tiny.toml");
+    std::fs::write(&config, TINY).unwrap();
+    let run = dir.join("run");
+    let out = afcn(&[
+        "train",
+        "--config",
+        config.to_str().unwrap(),
+        "--out",
+        run.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    run
+}
+
+/// Width and height of a PNG file (and that it decodes as PNG).
+fn png_size(path: &Path) -> (u32, u32) {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(
+        &bytes[..8],
+        b"\x89PNG\r\n\x1a\n",
+        "{} is not a PNG",
+        path.display()
+    );
+    // IHDR: width and height, big-endian, after the signature and the chunk header.
+    let be = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
+    (be(16), be(20))
+}
+
+#[test]
+fn eval_reproduces_the_runs_confusion_matrix_and_the_run_has_its_pictures() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tiny_run(tmp.path());
+
+    // Pictures, linked from the report.
+    let report = std::fs::read_to_string(run.join("report.md")).unwrap();
+    for picture in ["curves.png", "confusion.png"] {
+        let (w, h) = png_size(&run.join(picture));
+        assert!(w >= 400 && h >= 300, "{picture} is {w}x{h}");
+        assert!(report.contains(&format!("]({picture})")), "{report}");
+    }
+    let mut overlays: Vec<String> = std::fs::read_dir(run.join("overlays"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    overlays.sort();
+    assert_eq!(overlays.len(), 3, "{overlays:?}");
+    for name in &overlays {
+        // 64 x 64: the synthfer preset's input side.
+        assert_eq!(
+            png_size(&run.join("overlays").join(name)),
+            (64, 64),
+            "{name}"
+        );
+        assert!(
+            report.contains(&format!("](overlays/{name})")),
+            "{name}: {report}"
+        );
+        assert_eq!(
+            name.matches('-').count(),
+            2,
+            "<sample>-<true>-<predicted>.png: {name}"
+        );
+    }
+
+    // `afcn eval` with the run's config scores exactly what the run reported.
+    let weights = run.join("model.safetensors");
+    let config = run.join("config.toml");
+    let out = afcn(&[
+        "eval",
+        "--weights",
+        weights.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let reported: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("confusion.json")).unwrap())
+            .unwrap();
+    assert_eq!(result["counts"], reported["counts"]);
+    assert_eq!(result["classes"], reported["classes"]);
+    assert_eq!(result["samples"], 24);
+    assert_eq!(result["accuracy"], reported["accuracy"]);
+    assert_eq!(
+        result["mean_class_accuracy"],
+        reported["mean_class_accuracy"]
+    );
+
+    // Text output, flags instead of the config: a different split size, same network.
+    let sized = tmp.path().join("sized.toml");
+    std::fs::write(&sized, "[data.synthfer]\ntest_size = 10\n").unwrap();
+    let out = afcn(&[
+        "eval",
+        "--weights",
+        weights.to_str().unwrap(),
+        "--config",
+        sized.to_str().unwrap(),
+        "--arch",
+        "resnet-narrow",
+        "--size",
+        "64",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("samples: 10\naccuracy: "), "{text}");
+    assert!(text.contains("mean class accuracy: "), "{text}");
+    assert!(text.contains("| true \\ predicted |"), "{text}");
+
+    // The wrong architecture is refused with the checkpoint's name.
+    let out = afcn(&[
+        "eval",
+        "--weights",
+        weights.to_str().unwrap(),
+        "--arch",
+        "resnet18",
+        "--size",
+        "64",
+        "--config",
+        sized.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("model.safetensors"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn eval_refuses_a_dataset_without_its_root_and_missing_weights() {
+    let tmp = tempfile::tempdir().unwrap();
+    let weights = tmp.path().join("none.safetensors");
+    let out = afcn(&[
+        "eval",
+        "--weights",
+        weights.to_str().unwrap(),
+        "--dataset",
+        "rafdb",
+    ]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--root"), "{}", stderr(&out));
+
+    let out = afcn(&["eval", "--weights", weights.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("none.safetensors"),
+        "{}",
+        stderr(&out)
+    );
+}
