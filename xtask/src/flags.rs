@@ -120,6 +120,10 @@ pub struct ReproduceFlags {
     /// The 5x5 grid instead: AFCN over beta {0.1, 0.3, 0.5, 0.7, 1} x lambda {1, 3, 5, 7, 10}.
     #[arg(long)]
     pub grid: bool,
+    /// A base `afcn train` config file for every run (e.g. smaller SynthFER splits); the
+    /// ablation and the grid add their `[afcn]` keys to it, so it must not set those.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
     /// Epochs per run (default: the preset's).
     #[arg(long)]
     pub epochs: Option<usize>,

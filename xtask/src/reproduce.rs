@@ -262,6 +262,26 @@ pub fn final_accuracy(run_dir: &Path) -> anyhow::Result<f64> {
         .with_context(|| format!("{}: no epoch with a test_accuracy", path.display()))
 }
 
+/// The config text `base` with `keys` added to its `[afcn]` table (created at the end when
+/// `base` has none).
+pub fn with_afcn_keys(base: &str, keys: &str) -> String {
+    let mut out = String::with_capacity(base.len() + keys.len() + 8);
+    let mut added = false;
+    for line in base.lines() {
+        out.push_str(line);
+        out.push('\n');
+        if !added && line.trim() == "[afcn]" {
+            out.push_str(keys);
+            added = true;
+        }
+    }
+    if !added {
+        out.push_str("\n[afcn]\n");
+        out.push_str(keys);
+    }
+    out
+}
+
 /// Trains one cell unless its run is complete (resuming it when it has a checkpoint); returns
 /// whether the run is complete afterwards.
 fn train_cell(flags: &ReproduceFlags, cell: &Cell, dir: &Path) -> anyhow::Result<bool> {
@@ -285,15 +305,24 @@ fn train_cell(flags: &ReproduceFlags, cell: &Cell, dir: &Path) -> anyhow::Result
             "--out".into(),
             dir.display().to_string(),
         ]);
+        let base = match &flags.config {
+            Some(path) => Some(
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?,
+            ),
+            None => None,
+        };
         if let Some(keys) = &cell.afcn {
             let config = dir.with_extension("toml");
             if let Some(parent) = config.parent() {
                 std::fs::create_dir_all(parent)
                     .with_context(|| format!("creating {}", parent.display()))?;
             }
-            std::fs::write(&config, format!("[afcn]\n{keys}"))
+            std::fs::write(&config, with_afcn_keys(base.as_deref().unwrap_or(""), keys))
                 .with_context(|| format!("writing {}", config.display()))?;
             args.extend(["--config".into(), config.display().to_string()]);
+        } else if let Some(path) = &flags.config {
+            args.extend(["--config".into(), path.display().to_string()]);
         }
         if let Some(root) = &flags.root {
             args.extend(["--root".into(), root.display().to_string()]);
@@ -490,6 +519,25 @@ mod tests {
         assert!(md.contains("\n## noise 20%\n\n| beta \\ lambda | lambda = 1 | lambda = 3 |"));
         assert!(md.contains("\n## noise 30%\n"));
         assert_eq!(md.matches("| beta = 0.7 |").count(), 2, "{md}");
+    }
+
+    #[test]
+    fn generated_keys_join_the_base_configs_afcn_table() {
+        assert_eq!(with_afcn_keys("", "beta = 0.1\n"), "\n[afcn]\nbeta = 0.1\n");
+        assert_eq!(
+            with_afcn_keys(
+                "epochs = 2\n[afcn]\ntau = 0.4\n[data]\nskip_bad = true",
+                "consistency = false\n"
+            ),
+            "epochs = 2\n[afcn]\nconsistency = false\ntau = 0.4\n[data]\nskip_bad = true\n"
+        );
+        assert_eq!(
+            with_afcn_keys(
+                "epochs = 2\n[data.synthfer]\ntest_size = 8\n",
+                "beta = 1.0\n"
+            ),
+            "epochs = 2\n[data.synthfer]\ntest_size = 8\n\n[afcn]\nbeta = 1.0\n"
+        );
     }
 
     #[test]
