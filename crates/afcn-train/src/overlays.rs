@@ -111,6 +111,72 @@ pub fn write_overlays<B: Backend>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use afcn_backbone::{Arch, ResNetConfig};
+    use afcn_data::{
+        Split,
+        synthfer::{SynthFer, SynthFerConfig},
+    };
+    use afcn_gradcam::{CamMethod, ClassTarget, GradCam, SplitForward, overlay};
+    use burn::{
+        backend::{Autodiff, Flex},
+        module::AutodiffModule,
+        tensor::Tensor,
+    };
+
+    type Ad = Autodiff<Flex>;
+
+    #[test]
+    fn overlays_equal_autodiff_grad_cam_of_the_predicted_class() {
+        let data = SynthFer::new(
+            SynthFerConfig {
+                test_size: 4,
+                ..SynthFerConfig::default()
+            },
+            Split::Test,
+        )
+        .unwrap();
+        let size = 64;
+        let device = Default::default();
+        let model = ResNetConfig::new()
+            .with_arch(Arch::ResNetNarrow)
+            .with_num_classes(7)
+            .init::<Ad>(&device);
+        let eval = model.valid();
+        let tmp = tempfile::tempdir().unwrap();
+        let written = write_overlays(&eval, &data, 2, size, tmp.path()).unwrap();
+        assert_eq!(written.iter().map(|o| o.sample).collect::<Vec<_>>(), [0, 2]);
+        for o in &written {
+            // The reference: Grad-CAM through autodiff (eval-mode features, then the head).
+            let batch = eval_batch::<Ad, _>(&data, &[o.sample], size, &device).unwrap();
+            let target = SplitForward::new(
+                "layer4",
+                |x: Tensor<Ad, 4>| Tensor::from_inner(eval.features(x.inner())),
+                |features: Tensor<Ad, 4>| model.head(features),
+            );
+            let explained = GradCam
+                .explain(&target, batch.images, "layer4", &ClassTarget::Predicted)
+                .unwrap();
+            assert_eq!(explained.classes, [o.predicted]);
+            assert_eq!(o.truth, data.annotation(o.sample).unwrap().clean_label);
+            let heat: Vec<f32> = heatmap(explained.map, [64, 64])
+                .into_data()
+                .to_vec()
+                .unwrap();
+            let image = resize_square(&data.image(o.sample).unwrap(), size);
+            let expected = overlay(&image, &heat).unwrap();
+            let got = afcn_data::image::open(tmp.path().join(&o.file))
+                .unwrap()
+                .to_rgb8();
+            assert_eq!(got.dimensions(), expected.dimensions());
+            let worst = got
+                .pixels()
+                .zip(expected.pixels())
+                .flat_map(|(a, b)| (0..3).map(move |c| a[c].abs_diff(b[c])))
+                .max()
+                .unwrap();
+            assert!(worst <= 2, "{}: a pixel differs by {worst}", o.file);
+        }
+    }
 
     #[test]
     fn samples_are_spread_evenly_and_capped_by_the_split() {
