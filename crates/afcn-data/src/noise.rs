@@ -49,7 +49,7 @@ impl FromStr for NoiseKind {
 
 /// Label noise to inject into a training split.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct NoiseConfig {
     /// How a noisy label is drawn. Default: symmetric.
     pub kind: NoiseKind,

@@ -17,7 +17,7 @@ pub const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
 
 /// The stochastic training transform [ref: EAC].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct AugmentConfig {
     /// The side S of the square network input, in pixels. Default: 224.
     pub image_size: u32,
