@@ -184,6 +184,10 @@ pub struct TrainConfig {
     pub scn: ScnConfig,
     /// Test images whose Grad-CAM overlays go into the run directory. Default: 4.
     pub overlays: usize,
+    /// Skip a batch whose loss is NaN or infinite (no optimizer step; counted in the epoch's
+    /// `skipped_batches`) instead of stopping the run. Default: false (the run stops, naming
+    /// the epoch, batch and samples, and keeps its last good checkpoint).
+    pub skip_nonfinite: bool,
 }
 
 impl Default for TrainConfig {
@@ -229,6 +233,7 @@ impl Preset {
                 eac: EacConfig::default(),
                 scn: ScnConfig::default(),
                 overlays: 4,
+                skip_nonfinite: false,
             },
             Preset::Synthfer => {
                 let epochs = 12;
@@ -307,6 +312,9 @@ impl TrainConfig {
 
     /// Parses TOML text over `base` (the keys given replace those of `base`).
     pub fn from_toml_str(text: &str, base: &TrainConfig) -> Result<TrainConfig, String> {
+        // Parsed on its own first, so that an unknown key or a wrong type is reported at its
+        // line and column in `text` (the merged table below has no positions).
+        toml::from_str::<TrainConfig>(text).map_err(|e| e.to_string())?;
         let overrides: toml::Table = toml::from_str(text).map_err(|e| e.to_string())?;
         let mut merged = toml::Table::try_from(base).map_err(|e| e.to_string())?;
         merge(&mut merged, overrides);
@@ -330,6 +338,17 @@ impl TrainConfig {
         if self.epochs == 0 {
             return Err(bad("epochs", &self.epochs, "at least 1"));
         }
+        // The configuration is saved as TOML, whose integers are signed 64-bit: a larger seed
+        // (possible from `--seed`) could not be read back by `--resume`.
+        for (field, seed) in [
+            ("seed", self.seed),
+            ("data.noise.seed", self.data.noise.seed),
+            ("data.synthfer.seed", self.data.synthfer.seed),
+        ] {
+            if i64::try_from(seed).is_err() {
+                return Err(bad(field, &seed, "at most 2^63 - 1 (a TOML integer)"));
+            }
+        }
         if self.batch_size < 2 {
             return Err(bad("batch_size", &self.batch_size, "at least 2"));
         }
@@ -352,13 +371,14 @@ impl TrainConfig {
         if !matches!(self.data.classes, 7 | 8) {
             return Err(bad("data.classes", &self.data.classes, "7 or 8"));
         }
-        if self.augment.image_size < 32 {
+        if !(32..=4096).contains(&self.augment.image_size) {
             return Err(bad(
                 "augment.image_size",
                 &self.augment.image_size,
-                "at least 32 (the ResNet stem and four stages halve it five times)",
+                "in 32..=4096 (the ResNet stem and four stages halve it five times)",
             ));
         }
+        self.validate_augment()?;
         if self.data.dataset != DatasetKind::Synthfer && self.data.root.is_none() {
             return Err(ConfigError::MissingRoot(self.data.dataset));
         }
@@ -373,6 +393,60 @@ impl TrainConfig {
                 path: PathBuf::from("[data.synthfer]"),
                 message: e.to_string(),
             })?;
+        Ok(())
+    }
+}
+
+impl TrainConfig {
+    /// Checks the training transform's probabilities, ranges and normalisation (values the
+    /// transform would otherwise panic on or turn into NaN pixels).
+    fn validate_augment(&self) -> Result<(), ConfigError> {
+        let a = &self.augment;
+        let bad = |field, value: String, expected| {
+            Err(ConfigError::OutOfRange {
+                field,
+                value,
+                expected,
+            })
+        };
+        for (field, p) in [
+            ("augment.flip_p", a.flip_p),
+            ("augment.erasing_p", a.erasing_p),
+            ("augment.noise_p", a.noise_p),
+        ] {
+            if !(0.0..=1.0).contains(&p) {
+                return bad(field, p.to_string(), "a probability in [0, 1]");
+            }
+        }
+        let [lo, hi] = a.erasing_scale;
+        if !(lo > 0.0 && lo <= hi && hi <= 1.0) {
+            return bad(
+                "augment.erasing_scale",
+                format!("{:?}", a.erasing_scale),
+                "[min, max] with 0 < min <= max <= 1",
+            );
+        }
+        let [lo, hi] = a.erasing_ratio;
+        if !(lo > 0.0 && lo <= hi && hi.is_finite()) {
+            return bad(
+                "augment.erasing_ratio",
+                format!("{:?}", a.erasing_ratio),
+                "[min, max] with 0 < min <= max, finite",
+            );
+        }
+        if !(a.noise_std >= 0.0 && a.noise_std.is_finite()) {
+            return bad(
+                "augment.noise_std",
+                a.noise_std.to_string(),
+                "a finite number >= 0",
+            );
+        }
+        if !a.mean.iter().all(|m| m.is_finite()) {
+            return bad("augment.mean", format!("{:?}", a.mean), "finite numbers");
+        }
+        if !a.std.iter().all(|s| *s > 0.0 && s.is_finite()) {
+            return bad("augment.std", format!("{:?}", a.std), "finite numbers > 0");
+        }
         Ok(())
     }
 }

@@ -103,6 +103,9 @@ pub struct EpochMetrics {
     pub test_mean_class_accuracy: f64,
     /// Label changes made in this epoch.
     pub corrections: usize,
+    /// Batches skipped because their loss was NaN or infinite (`skip_nonfinite`).
+    #[serde(default)]
+    pub skipped_batches: usize,
     /// Of all labels currently changed, the fraction now equal to the clean label (`None`
     /// before any change or without clean labels).
     pub correction_precision: Option<f64>,

@@ -198,6 +198,7 @@ impl<B: AutodiffBackend> Trainer<B> {
         let bar = progress_bar(batches.len() as u64, &format!("epoch {epoch}"));
         let (mut loss_sum, mut ce_sum, mut aux_sum) = (0.0, 0.0, 0.0);
         let (mut correct, mut clean_correct, mut seen, mut corrections) = (0u64, 0u64, 0u64, 0);
+        let mut skipped = 0;
         let clean = &self.clean;
         for (b, indices) in batches.iter().enumerate() {
             let mut step = Step {
@@ -207,11 +208,17 @@ impl<B: AutodiffBackend> Trainer<B> {
             };
             let out = step.run(&self.model, &self.data.train, indices, epoch, &self.device)?;
             let loss: f64 = out.loss.clone().into_scalar().elem();
-            anyhow::ensure!(
-                loss.is_finite(),
-                "the loss is {loss} in epoch {epoch}, batch {b} (samples {indices:?}); \
-                 the last good checkpoint is kept"
-            );
+            if !loss.is_finite() {
+                anyhow::ensure!(
+                    config.skip_nonfinite,
+                    "the loss is {loss} in epoch {epoch}, batch {b} (samples {indices:?}); \
+                     the last good checkpoint is kept (`skip_nonfinite = true` skips such \
+                     batches instead)"
+                );
+                skipped += 1;
+                bar.inc(1);
+                continue;
+            }
             let grads = GradientsParams::from_grads(out.loss.backward(), &self.model);
             self.model = self.optimizer.step(lr, self.model.clone(), grads);
 
@@ -234,7 +241,7 @@ impl<B: AutodiffBackend> Trainer<B> {
         }
         bar.finish_and_clear();
         let confusion = self.evaluate(&self.data.test)?;
-        let steps = batches.len().max(1) as f64;
+        let steps = (batches.len() - skipped).max(1) as f64;
         let quality = self.state.labels.quality();
         let current = self.state.labels.current();
         let noisy = current.iter().zip(clean).filter(|(a, b)| a != b).count();
@@ -249,6 +256,7 @@ impl<B: AutodiffBackend> Trainer<B> {
             test_accuracy: confusion.accuracy(),
             test_mean_class_accuracy: confusion.mean_class_accuracy(),
             corrections,
+            skipped_batches: skipped,
             correction_precision: quality.as_ref().and_then(|q| q.precision()),
             correction_recall: quality.as_ref().and_then(|q| q.recall()),
             label_noise: noisy as f64 / current.len().max(1) as f64,

@@ -60,6 +60,10 @@ pub struct Args {
     /// Continue the run in this directory from its latest checkpoint.
     #[arg(long)]
     pub resume: Option<PathBuf>,
+    /// Skip a batch whose loss is NaN or infinite (counted in the metrics) instead of stopping
+    /// the run.
+    #[arg(long)]
+    pub skip_nonfinite: bool,
 }
 
 impl Args {
@@ -103,6 +107,9 @@ impl Args {
         }
         if let Some(weights) = &self.weights {
             config.weights = Some(weights.clone());
+        }
+        if self.skip_nonfinite {
+            config.skip_nonfinite = true;
         }
         config.validate()?;
         Ok(config)

@@ -1,0 +1,224 @@
+//! Training faults on a tiny SynthFER run: a loss that turns NaN or infinite (forced by a real
+//! configuration, an absurd learning rate) stops the run naming the epoch, batch and samples
+//! and keeps the last good checkpoint, or is skipped and counted under `--skip-nonfinite`; a run
+//! killed with SIGKILL at several points resumes to the uninterrupted result.
+
+use std::{
+    path::Path,
+    process::{Child, Command, Output, Stdio},
+    thread::sleep,
+    time::{Duration, Instant},
+};
+
+use afcn_train::config::TrainConfig;
+
+/// A tiny run of `epochs` epochs at learning rate `lr`: four batches of 8 per epoch.
+fn tiny(epochs: usize, lr: f64) -> String {
+    format!(
+        "epochs = {epochs}\nbatch_size = 8\n[data.synthfer]\ntrain_size = 32\ntest_size = 16\n\
+         [optim]\nlr = {lr:e}\n"
+    )
+}
+
+/// A learning rate past f32's range: the first Adam step makes the weights infinite or NaN
+/// (whatever the optimizer's state), so the next batch's loss is not finite.
+const ABSURD_LR: f64 = 1e300;
+
+/// A sane learning rate.
+const LR: f64 = 1e-3;
+
+fn afcn() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_afcn"))
+}
+
+/// `afcn train` on the tiny configuration, writing to `run`.
+fn train(run: &Path, epochs: usize, lr: f64, extra: &[&str]) -> Output {
+    let config = run.with_extension("toml");
+    std::fs::write(&config, tiny(epochs, lr)).unwrap();
+    afcn()
+        .arg("train")
+        .arg("--config")
+        .arg(&config)
+        .arg("--out")
+        .arg(run)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+fn resume(run: &Path) -> Output {
+    afcn()
+        .arg("train")
+        .arg("--resume")
+        .arg(run)
+        .output()
+        .unwrap()
+}
+
+/// Starts (or, once it has saved its configuration, resumes) the run `run` as a child process.
+fn spawn(run: &Path, epochs: usize) -> Child {
+    let mut command = afcn();
+    command.arg("train");
+    if run.join("config.toml").is_file() {
+        command.arg("--resume").arg(run);
+    } else {
+        let config = run.with_extension("toml");
+        std::fs::write(&config, tiny(epochs, LR)).unwrap();
+        command.arg("--config").arg(config).arg("--out").arg(run);
+    }
+    command.stderr(Stdio::null()).spawn().unwrap()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Rewrites the configuration saved in a run directory.
+fn edit_config(run: &Path, edit: impl FnOnce(&mut TrainConfig)) {
+    let path = run.join("config.toml");
+    let mut config = TrainConfig::from_toml_file(&path, &TrainConfig::default()).unwrap();
+    edit(&mut config);
+    std::fs::write(&path, config.to_toml()).unwrap();
+}
+
+/// The `epochs` array of a run's `metrics.json` (empty before the file is first written).
+fn epochs(run: &Path) -> Vec<serde_json::Value> {
+    let Ok(text) = std::fs::read_to_string(run.join("metrics.json")) else {
+        return Vec::new();
+    };
+    let metrics: serde_json::Value = serde_json::from_str(&text).unwrap();
+    metrics["epochs"].as_array().unwrap().clone()
+}
+
+/// The next epoch recorded in the latest checkpoint, which must be complete and readable.
+fn checkpoint_next_epoch(run: &Path) -> u64 {
+    let latest = std::fs::read_to_string(run.join("latest")).unwrap();
+    let checkpoint = run.join(latest.trim());
+    for file in ["model.mpk", "optimizer.mpk", "state.json"] {
+        assert!(checkpoint.join(file).is_file(), "{file} missing");
+    }
+    let state = std::fs::read_to_string(checkpoint.join("state.json")).unwrap();
+    let state: serde_json::Value = serde_json::from_str(&state).unwrap();
+    state["next_epoch"].as_u64().unwrap()
+}
+
+#[test]
+fn a_nonfinite_loss_stops_the_run_naming_where_and_keeps_the_checkpoint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+
+    // From the start: the first step makes the weights huge, the second batch's loss is not
+    // finite; no checkpoint exists yet and the run is not complete.
+    let fresh = tmp.path().join("fresh");
+    let out = train(&fresh, 2, ABSURD_LR, &[]);
+    assert!(!out.status.success());
+    let message = stderr(&out);
+    assert!(
+        message.contains("in epoch 0, batch 1 (samples ["),
+        "{message}"
+    );
+    assert!(
+        message.contains("the last good checkpoint is kept"),
+        "{message}"
+    );
+    assert!(!fresh.join("latest").exists() && !fresh.join("COMPLETE").exists());
+
+    // After a good epoch: the loss turns non-finite in epoch 1; checkpoint 0 is intact and a
+    // resume with a sane learning rate completes the run.
+    let out = train(&run, 1, LR, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    std::fs::remove_file(run.join("COMPLETE")).unwrap();
+    edit_config(&run, |c| {
+        c.epochs = 2;
+        c.optim.lr = ABSURD_LR;
+    });
+    let out = resume(&run);
+    assert!(!out.status.success());
+    let message = stderr(&out);
+    assert!(
+        message.contains("in epoch 1, batch 1 (samples ["),
+        "{message}"
+    );
+    assert!(!run.join("COMPLETE").exists());
+    assert_eq!(checkpoint_next_epoch(&run), 1);
+    edit_config(&run, |c| c.optim.lr = LR);
+    let out = resume(&run);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(epochs(&run).len(), 2);
+    assert!(run.join("COMPLETE").is_file());
+}
+
+#[test]
+fn skip_nonfinite_skips_and_counts_the_batches() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    let out = train(&run, 1, ABSURD_LR, &["--skip-nonfinite"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let saved = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    assert!(saved.contains("skip_nonfinite = true"), "{saved}");
+    let epoch = &epochs(&run)[0];
+    // Four batches of 8: the first is finite and takes the absurd step, the other three not.
+    assert_eq!(epoch["skipped_batches"].as_u64(), Some(3), "{epoch}");
+    assert!(epoch["loss"].as_f64().unwrap().is_finite(), "{epoch}");
+}
+
+#[test]
+fn sigkill_at_several_points_loses_at_most_the_epoch_in_progress() {
+    let tmp = tempfile::tempdir().unwrap();
+    let whole = tmp.path().join("whole");
+    let out = train(&whole, 3, LR, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let expected = epochs(&whole);
+
+    let run = tmp.path().join("killed");
+    // Kill points: early in the start-up, as soon as a new checkpoint is named, and in the
+    // middle of the following epoch.
+    let mut done_before = 0;
+    for point in 0..3 {
+        let mut child = spawn(&run, 3);
+        let start = Instant::now();
+        match point {
+            0 => sleep(Duration::from_millis(300)),
+            1 => {
+                while !run.join("latest").exists() {
+                    assert!(start.elapsed() < Duration::from_secs(120), "no checkpoint");
+                    sleep(Duration::from_millis(5));
+                }
+            }
+            _ => sleep(Duration::from_millis(1500)),
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(!run.join("COMPLETE").exists());
+        if run.join("latest").exists() {
+            // The checkpoint named is whole; the metrics lag it by at most the one epoch whose
+            // checkpoint was written just before the kill.
+            let next = checkpoint_next_epoch(&run);
+            assert!(next >= done_before, "a checkpoint went backwards");
+            let recorded = epochs(&run).len() as u64;
+            assert!(
+                next == recorded || next == recorded + 1,
+                "{next} vs {recorded}"
+            );
+            done_before = next;
+        }
+    }
+    let out = resume(&run);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(run.join("COMPLETE").is_file());
+    // Everything but the wall-clock time is as in the uninterrupted run.
+    let strip = |epochs: Vec<serde_json::Value>| -> Vec<serde_json::Value> {
+        epochs
+            .into_iter()
+            .map(|mut e| {
+                e.as_object_mut().unwrap().remove("seconds");
+                e
+            })
+            .collect()
+    };
+    assert_eq!(
+        strip(epochs(&run)),
+        strip(expected),
+        "the resumed run diverged"
+    );
+}
