@@ -1,7 +1,8 @@
-//! Training faults on a tiny SynthFER run: a loss that turns NaN or infinite (forced by a real
-//! configuration, an absurd learning rate) stops the run naming the epoch, batch and samples
-//! and keeps the last good checkpoint, or is skipped and counted under `--skip-nonfinite`; a run
-//! killed with SIGKILL at several points resumes to the uninterrupted result.
+//! Training faults and reproducibility on a tiny SynthFER run: a loss that turns NaN or
+//! infinite (forced by a real configuration, an absurd learning rate) stops the run naming the
+//! epoch, batch and samples and keeps the last good checkpoint, or is skipped and counted under
+//! `--skip-nonfinite`; a run killed with SIGKILL at several points resumes to the uninterrupted
+//! result; the same seed gives the same run on the cpu backend, whatever the thread count.
 
 use std::{
     path::Path,
@@ -33,10 +34,14 @@ fn afcn() -> Command {
 
 /// `afcn train` on the tiny configuration, writing to `run`.
 fn train(run: &Path, epochs: usize, lr: f64, extra: &[&str]) -> Output {
+    train_with(afcn(), run, epochs, lr, extra)
+}
+
+/// [`train`] with a prepared command (environment).
+fn train_with(mut afcn: Command, run: &Path, epochs: usize, lr: f64, extra: &[&str]) -> Output {
     let config = run.with_extension("toml");
     std::fs::write(&config, tiny(epochs, lr)).unwrap();
-    afcn()
-        .arg("train")
+    afcn.arg("train")
         .arg("--config")
         .arg(&config)
         .arg("--out")
@@ -207,18 +212,51 @@ fn sigkill_at_several_points_loses_at_most_the_epoch_in_progress() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(run.join("COMPLETE").is_file());
     // Everything but the wall-clock time is as in the uninterrupted run.
-    let strip = |epochs: Vec<serde_json::Value>| -> Vec<serde_json::Value> {
-        epochs
-            .into_iter()
-            .map(|mut e| {
-                e.as_object_mut().unwrap().remove("seconds");
-                e
-            })
-            .collect()
-    };
     assert_eq!(
         strip(epochs(&run)),
         strip(expected),
         "the resumed run diverged"
     );
+}
+
+/// The header (as JSON, whose key order the writer does not fix) and the tensor bytes of a
+/// run's `model.safetensors`.
+fn weights(run: &Path) -> (serde_json::Value, Vec<u8>) {
+    let bytes = std::fs::read(run.join("model.safetensors")).unwrap();
+    let len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header = serde_json::from_slice(&bytes[8..8 + len]).unwrap();
+    (header, bytes[8 + len..].to_vec())
+}
+
+/// Every metric but the wall-clock time.
+fn strip(epochs: Vec<serde_json::Value>) -> Vec<serde_json::Value> {
+    epochs
+        .into_iter()
+        .map(|mut e| {
+            e.as_object_mut().unwrap().remove("seconds");
+            e
+        })
+        .collect()
+}
+
+#[test]
+fn the_same_seed_gives_the_same_run_and_another_seed_does_not() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b, c) = (
+        tmp.path().join("a"),
+        tmp.path().join("b"),
+        tmp.path().join("c"),
+    );
+    let out = train(&a, 2, LR, &["--seed", "5"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // The same seed on one thread: the same noisy labels, augmentations, losses and weights.
+    let mut one_thread = afcn();
+    one_thread.env("RAYON_NUM_THREADS", "1");
+    let out = train_with(one_thread, &b, 2, LR, &["--seed", "5"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(strip(epochs(&a)), strip(epochs(&b)));
+    assert!(weights(&a) == weights(&b), "the weights differ");
+    let out = train(&c, 2, LR, &["--seed", "6"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_ne!(strip(epochs(&a)), strip(epochs(&c)));
 }
