@@ -38,6 +38,21 @@ pub enum Task {
     /// or the beta x lambda grid) for each seed and writes a markdown table of mean +- std;
     /// complete runs are reused, so an interrupted reproduce continues.
     Reproduce(ReproduceFlags),
+    /// Fuzzes the label-list, CSV and config parsers (`fuzz/`, cargo-fuzz on nightly) for a
+    /// bounded time per target; without nightly or cargo-fuzz, says so and replays the
+    /// committed corpus on stable instead.
+    Fuzz(FuzzFlags),
+}
+
+/// Flags of `cargo xtask fuzz`.
+#[derive(Debug, clap::Args)]
+pub struct FuzzFlags {
+    /// Seconds of fuzzing per target.
+    #[arg(long, default_value_t = 60)]
+    pub seconds: u64,
+    /// Only this target (`label_list`, `ferplus_csv`, `affectnet_csv`, `config`).
+    #[arg(long)]
+    pub target: Option<String>,
 }
 
 /// Flags of `cargo xtask test`.

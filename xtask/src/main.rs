@@ -5,6 +5,7 @@
 
 mod bench;
 mod flags;
+mod fuzz;
 mod gpu_check;
 mod process;
 mod reproduce;
@@ -24,5 +25,6 @@ fn main() -> anyhow::Result<()> {
         flags::Task::Synth(f) => synth::run(&f),
         flags::Task::Reproduce(f) => reproduce::run_study(&f),
         flags::Task::Bench(f) => bench::run(&f),
+        flags::Task::Fuzz(f) => fuzz::run(&f),
     }
 }

@@ -1,0 +1,4 @@
+//! libFuzzer target: [`afcn_fuzz::affectnet_csv`] on arbitrary bytes.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|bytes: &[u8]| afcn_fuzz::affectnet_csv(bytes));
