@@ -379,6 +379,7 @@ impl TrainConfig {
             ));
         }
         self.validate_augment()?;
+        self.validate_baselines()?;
         if self.data.dataset != DatasetKind::Synthfer && self.data.root.is_none() {
             return Err(ConfigError::MissingRoot(self.data.dataset));
         }
@@ -446,6 +447,31 @@ impl TrainConfig {
         }
         if !a.std.iter().all(|s| *s > 0.0 && s.is_finite()) {
             return bad("augment.std", format!("{:?}", a.std), "finite numbers > 0");
+        }
+        Ok(())
+    }
+
+    /// Checks the EAC and SCN knobs (a NaN there would only show up as a non-finite loss).
+    fn validate_baselines(&self) -> Result<(), ConfigError> {
+        for (field, value) in [
+            ("eac.lambda", self.eac.lambda),
+            ("scn.rank_margin", self.scn.rank_margin),
+            ("scn.relabel_margin", self.scn.relabel_margin),
+        ] {
+            if !(value >= 0.0 && value.is_finite()) {
+                return Err(ConfigError::OutOfRange {
+                    field,
+                    value: value.to_string(),
+                    expected: "a finite number >= 0",
+                });
+            }
+        }
+        if !(0.0..=1.0).contains(&self.scn.high_ratio) {
+            return Err(ConfigError::OutOfRange {
+                field: "scn.high_ratio",
+                value: self.scn.high_ratio.to_string(),
+                expected: "a fraction in [0, 1]",
+            });
         }
         Ok(())
     }

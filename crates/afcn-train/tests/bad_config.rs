@@ -101,6 +101,10 @@ fn out_of_range_values_name_the_key_and_the_range() {
         ("[augment]\nstd = [0.0, 1.0, 1.0]", "augment.std"),
         ("[augment]\nmean = [nan, 0.0, 0.0]", "augment.mean"),
         ("[data]\ndataset = \"rafdb\"", "data.root"),
+        ("[eac]\nlambda = nan", "eac.lambda"),
+        ("[scn]\nrank_margin = -1.0", "scn.rank_margin"),
+        ("[scn]\nrelabel_margin = inf", "scn.relabel_margin"),
+        ("[scn]\nhigh_ratio = 1.5", "scn.high_ratio"),
     ] {
         let err = error(text);
         assert!(err.contains(key), "{text}: {err}");
