@@ -138,7 +138,11 @@ mod tests {
     fn short_runs_never_correct_or_weight_in_their_first_epoch() {
         for epochs in 1..6 {
             let c = AfcnConfig::for_epochs(epochs);
-            assert_eq!((c.warmup_epochs, c.correct_from_epoch), (1, 1), "{epochs} epochs");
+            assert_eq!(
+                (c.warmup_epochs, c.correct_from_epoch),
+                (1, 1),
+                "{epochs} epochs"
+            );
         }
     }
 
