@@ -10,7 +10,6 @@
 
 use afcn_backbone::{Arch, ResNetConfig};
 use afcn_train::backend::{BackendKind, check};
-use burn_store::{ModuleStore, SafetensorsStore};
 use burn::{
     backend::{Autodiff, Flex},
     module::{Module, ModuleMapper, ModuleVisitor, Param},
@@ -23,6 +22,7 @@ use burn::{
     optim::{GradientsParams, Optimizer, SgdConfig},
     tensor::{Int, Tensor, TensorData, backend::AutodiffBackend, backend::Backend},
 };
+use burn_store::{ModuleStore, SafetensorsStore};
 
 /// conv 3x3 (3 -> 8) - batch norm - ReLU - conv 3x3 stride 2 (8 -> 16) - ReLU - GAP - linear.
 #[derive(Module, Debug)]
@@ -188,7 +188,10 @@ fn assert_fixture<B: Backend>(kind: BackendKind) {
     let io = |name: &str| -> Vec<f32> {
         let mut store = SafetensorsStore::from_file(format!("{FIXTURE}/io.safetensors"));
         let snapshot = store.get_snapshot(name).expect("io.safetensors reads");
-        let data = snapshot.expect("the tensor exists").to_data().expect("data");
+        let data = snapshot
+            .expect("the tensor exists")
+            .to_data()
+            .expect("data");
         data.to_vec().expect("f32")
     };
     let (model, report) = ResNetConfig::new()
@@ -206,7 +209,10 @@ fn assert_fixture<B: Backend>(kind: BackendKind) {
     ] {
         let error = relative_error(&actual, &io(name));
         eprintln!("{kind} ResNet-18 fixture, {name}: relative error {error:.2e}");
-        assert!(error <= 1e-4, "{kind} {name}: relative error {error:.2e} > 1e-4");
+        assert!(
+            error <= 1e-4,
+            "{kind} {name}: relative error {error:.2e} > 1e-4"
+        );
     }
 }
 
