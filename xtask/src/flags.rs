@@ -26,14 +26,16 @@ pub enum Task {
     /// (`--config F`, `--method M`, `--dataset D --root DIR`, `--noise P`, `--seed S`,
     /// `--backend B`, `--epochs E`, `--out DIR`, `--resume RUN_DIR`; see `afcn train --help`),
     /// compiling in the backend that `--backend` names.
-    Train(TrainFlags),
-    /// Renders SynthFER into a folder in RAF-DB's layout.
-    Synth(SynthFlags),
+    Train(AfcnFlags),
+    /// Renders SynthFER into a folder in RAF-DB's layout: runs `afcn synth` with these flags
+    /// (`--out DIR`, `--train N`, `--test M`, `--size S`, `--seed K`, `--config F`; see
+    /// `afcn synth --help`).
+    Synth(AfcnFlags),
     /// Times the training step on random images: runs `afcn bench` with these flags
     /// (`--backend B`, `--method ce|eac|afcn`, `--arch A`, `--size S`, `--batch N`,
     /// `--steps K`, `--warmup W`, `--phases`, `--json`; see `afcn bench --help`), compiling in
     /// the backend that `--backend` names.
-    Bench(BenchFlags),
+    Bench(AfcnFlags),
     /// The paper's tables, measured: trains every cell (methods x noise levels, or the ablation,
     /// or the beta x lambda grid) for each seed and writes a markdown table of mean +- std;
     /// complete runs are reused, so an interrupted reproduce continues.
@@ -63,40 +65,13 @@ pub struct TestFlags {
     pub no_lint: bool,
 }
 
-/// Flags of `cargo xtask train`: passed through to `afcn train`.
+/// Flags of the tasks that run an `afcn` subcommand (`train`, `bench`, `synth`): passed
+/// through unchanged.
 #[derive(Debug, clap::Args)]
-pub struct TrainFlags {
-    /// The flags of `afcn train`.
+pub struct AfcnFlags {
+    /// The flags of the `afcn` subcommand.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
     pub args: Vec<String>,
-}
-
-/// Flags of `cargo xtask bench`: passed through to `afcn bench`.
-#[derive(Debug, clap::Args)]
-pub struct BenchFlags {
-    /// The flags of `afcn bench`.
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
-    pub args: Vec<String>,
-}
-
-/// Flags of `cargo xtask synth`.
-#[derive(Debug, clap::Args)]
-pub struct SynthFlags {
-    /// The dataset root to write (`EmoLabel/list_patition_label.txt`, `Image/aligned/`).
-    #[arg(long)]
-    pub out: PathBuf,
-    /// Number of training images (SynthFER's default when omitted: 4000).
-    #[arg(long)]
-    pub train: Option<usize>,
-    /// Number of test images (default 1000).
-    #[arg(long)]
-    pub test: Option<usize>,
-    /// Image side in pixels (default 64).
-    #[arg(long)]
-    pub size: Option<u32>,
-    /// Generator seed (default 0).
-    #[arg(long)]
-    pub seed: Option<u64>,
 }
 
 /// Flags of `cargo xtask gpu-check`.

@@ -3,15 +3,13 @@
 //! `main` only parses and dispatches; each task lives in its own module and all flags are
 //! declared in [`flags`].
 
-mod bench;
+mod afcn;
 mod flags;
 mod fuzz;
 mod gpu_check;
 mod process;
 mod reproduce;
-mod synth;
 mod test;
-mod train;
 
 use clap::Parser;
 
@@ -21,10 +19,10 @@ fn main() -> anyhow::Result<()> {
     match flags.task {
         flags::Task::Test(f) => test::run(&f),
         flags::Task::GpuCheck(f) => gpu_check::run(&f),
-        flags::Task::Train(f) => train::run(&f),
-        flags::Task::Synth(f) => synth::run(&f),
+        flags::Task::Train(f) => afcn::run("train", &f),
+        flags::Task::Synth(f) => afcn::run("synth", &f),
         flags::Task::Reproduce(f) => reproduce::run_study(&f),
-        flags::Task::Bench(f) => bench::run(&f),
+        flags::Task::Bench(f) => afcn::run("bench", &f),
         flags::Task::Fuzz(f) => fuzz::run(&f),
     }
 }
