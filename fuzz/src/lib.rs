@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use afcn_data::image::{Rgb, RgbImage};
 use afcn_data::{
-    AffectNetClasses, FerDataset, FerPlusClasses, LoadOptions, Split, open_affectnet,
-    open_ferplus, read_label_list,
+    AffectNetClasses, FerDataset, FerPlusClasses, LoadOptions, Split, open_affectnet, open_ferplus,
+    read_label_list,
 };
 use afcn_train::config::{Preset, TrainConfig};
 
@@ -128,7 +128,10 @@ pub fn config(bytes: &[u8]) {
         if config.validate().is_ok() {
             let back = TrainConfig::from_toml_str(&config.to_toml(), &TrainConfig::default())
                 .expect("a valid configuration reads back");
-            assert_eq!(back, config, "the TOML round trip changed the configuration");
+            assert_eq!(
+                back, config,
+                "the TOML round trip changed the configuration"
+            );
         }
     });
 }
