@@ -17,7 +17,7 @@ use serde_json::json;
 
 use crate::{
     backend::{BackendKind, BackendTask, run_on},
-    commands::predict::load_model,
+    commands::model_args::load_model,
     config::{DataConfig, DatasetKind, Method, Preset, TrainConfig},
     data::open_split,
     metrics::ConfusionMatrix,

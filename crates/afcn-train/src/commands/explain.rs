@@ -14,7 +14,6 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use afcn_backbone::{Arch, HeadStatus, ResNetConfig, checkpoint_classes};
 use afcn_data::{ImageLimits, Location, decode_image, image_to_tensor, transform::resize_square};
 use afcn_gradcam::{
     CamMethod, ClassTarget, Explanation, GradCam, GradCamPlusPlus, SplitForward, heatmap,
@@ -26,7 +25,10 @@ use burn::{
     tensor::{Tensor, backend::AutodiffBackend},
 };
 
-use crate::backend::{BackendKind, BackendTask, run_on};
+use crate::{
+    backend::{BackendTask, run_on},
+    commands::model_args::ModelArgs,
+};
 
 /// The layer of a ResNet that `afcn explain` can explain: the output of its last stage.
 const LAYER4: &str = "layer4";
@@ -56,16 +58,9 @@ impl Method {
 /// Arguments of `afcn explain`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// The backbone architecture the weights belong to.
-    #[arg(long)]
-    pub arch: Arch,
-    /// The weights: a torchvision state dict (`.pth`, `.pt`, `.safetensors`) or a model saved
-    /// by afcn, with a classifier.
-    #[arg(long)]
-    pub weights: PathBuf,
-    /// Side S of the square network input and of the heat map, in pixels.
-    #[arg(long, default_value_t = 224)]
-    pub size: u32,
+    /// The network (`--size` is also the side of the heat map).
+    #[command(flatten)]
+    pub model: ModelArgs,
     /// The class to explain, as an index into the classifier's outputs (default: the
     /// predicted class).
     #[arg(long)]
@@ -83,9 +78,6 @@ pub struct Args {
     /// `PREFIX.up.npy` (S x S), float32.
     #[arg(long, value_name = "PREFIX")]
     pub dump: Option<PathBuf>,
-    /// The compute backend.
-    #[arg(long, value_enum, default_value_t = BackendKind::Cpu)]
-    pub backend: BackendKind,
     /// The image to explain.
     pub image: PathBuf,
 }
@@ -93,19 +85,11 @@ pub struct Args {
 /// Explains the image and writes the overlay (and the dumps); prints one line saying what was
 /// explained and where it went.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    if args.size == 0 {
-        bail!("--size must be positive");
-    }
-    let num_classes = checkpoint_classes(&args.weights)?.ok_or_else(|| {
-        anyhow!(
-            "{}: the checkpoint has no classifier (fc.weight); explain needs a trained head",
-            args.weights.display()
-        )
-    })?;
+    let num_classes = args.model.num_classes("explain")?;
     if let Some(class) = args.class.filter(|&class| class >= num_classes) {
         bail!("--class {class} is out of range: the classifier has {num_classes} outputs");
     }
-    let kind = args.backend;
+    let kind = args.model.backend;
     run_on(kind, Explain { args, num_classes })?
 }
 
@@ -120,18 +104,7 @@ impl BackendTask for Explain {
 
     fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
         let Explain { args, num_classes } = self;
-        let (model, report) = ResNetConfig::new()
-            .with_arch(args.arch)
-            .with_num_classes(num_classes)
-            .init::<B>(&device)
-            .load_weights(&args.weights)?;
-        if report.head != HeadStatus::Loaded || !report.missing.is_empty() {
-            bail!(
-                "{}: the checkpoint does not cover the {} network: {report}",
-                args.weights.display(),
-                args.arch
-            );
-        }
+        let model = args.model.load::<B>(num_classes, &device)?;
         let image = decode_image(
             &args.image,
             ImageLimits::default(),
@@ -139,7 +112,7 @@ impl BackendTask for Explain {
         )
         .map_err(|err| anyhow!("cannot read image {err}"))?;
         let input = Tensor::<B, 4>::from_inner(
-            image_to_tensor::<B::InnerBackend>(&image, args.size, &device).unsqueeze(),
+            image_to_tensor::<B::InnerBackend>(&image, args.model.size, &device).unsqueeze(),
         );
 
         // Eval mode before the layer (batch norm with running statistics), autodiff after it.
@@ -168,11 +141,11 @@ fn write_outputs<B: burn::tensor::backend::Backend>(
     image: &afcn_data::image::RgbImage,
     explained: Explanation<B>,
 ) -> anyhow::Result<()> {
-    let side = args.size as usize;
+    let side = args.model.size as usize;
     let [_, h, w] = explained.map.dims();
     let raw = host_values(explained.map.clone())?;
     let heat = host_values(heatmap(explained.map, [side, side]))?;
-    save_overlay_png(&args.out, &resize_square(image, args.size), &heat)?;
+    save_overlay_png(&args.out, &resize_square(image, args.model.size), &heat)?;
     if let Some(prefix) = &args.dump {
         write_npy(with_suffix(prefix, ".raw.npy"), &raw, &[h as u64, w as u64])?;
         write_npy(

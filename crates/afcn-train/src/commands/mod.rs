@@ -45,6 +45,7 @@ pub mod bench;
 pub mod data;
 pub mod eval;
 pub mod explain;
+pub mod model_args;
 pub mod predict;
 pub mod synth;
 pub mod train;
