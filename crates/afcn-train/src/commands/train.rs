@@ -94,10 +94,7 @@ impl Args {
             config.backend = backend;
         }
         if let Some(epochs) = self.epochs {
-            config.epochs = epochs;
-            let scaled = afcn_losses::AfcnConfig::for_epochs(epochs);
-            config.afcn.warmup_epochs = scaled.warmup_epochs;
-            config.afcn.correct_from_epoch = scaled.correct_from_epoch;
+            config = config.with_epochs(epochs);
         }
         if let Some(batch_size) = self.batch_size {
             config.batch_size = batch_size;
