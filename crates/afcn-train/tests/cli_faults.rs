@@ -176,21 +176,31 @@ fn sigkill_at_several_points_loses_at_most_the_epoch_in_progress() {
     let expected = epochs(&whole);
 
     let run = tmp.path().join("killed");
-    // Kill points: early in the start-up, as soon as a new checkpoint is named, and in the
-    // middle of the following epoch.
+    // Kill points, each observed in the run directory rather than timed, so that a fast
+    // machine cannot finish the run first: in the start-up (as soon as the configuration is
+    // written), as soon as the first checkpoint is named, and early in the epoch after the
+    // next checkpoint.
     let mut done_before = 0;
     for point in 0..3 {
+        let named = std::fs::read_to_string(run.join("latest")).ok();
         let mut child = spawn(&run, 3);
         let start = Instant::now();
-        match point {
-            0 => sleep(Duration::from_millis(300)),
-            1 => {
-                while !run.join("latest").exists() {
-                    assert!(start.elapsed() < Duration::from_secs(120), "no checkpoint");
-                    sleep(Duration::from_millis(5));
-                }
+        let wait_for = |ready: &dyn Fn() -> bool| {
+            while !ready() {
+                assert!(
+                    start.elapsed() < Duration::from_secs(120),
+                    "kill point {point} never came"
+                );
+                sleep(Duration::from_millis(2));
             }
-            _ => sleep(Duration::from_millis(1500)),
+        };
+        match point {
+            0 => wait_for(&|| run.join("config.toml").is_file()),
+            1 => wait_for(&|| run.join("latest").exists()),
+            _ => {
+                wait_for(&|| std::fs::read_to_string(run.join("latest")).ok() != named);
+                sleep(Duration::from_millis(20));
+            }
         }
         child.kill().unwrap();
         child.wait().unwrap();
