@@ -30,5 +30,5 @@ mod weights;
 
 pub use arch::{Arch, ArchSpec, BlockKind, UnknownArch};
 pub use block::{ResidualBlock, ResidualBlockConfig};
-pub use resnet::{BackboneOutput, ResNet, ResNetConfig};
+pub use resnet::{BackboneOutput, ResNet, ResNetConfig, global_average_pool};
 pub use weights::{HeadStatus, LoadReport, WeightsError, checkpoint_classes};

@@ -16,6 +16,16 @@ use crate::{
     block::{ResidualBlock, ResidualBlockConfig, conv},
 };
 
+/// Global average pooling of a feature map: the mean over its spatial positions, GAP(F).
+///
+/// # Shapes
+/// - `features`: `[N, K, h, w]`
+/// - output: `[N, K]`
+pub fn global_average_pool<B: Backend>(features: Tensor<B, 4>) -> Tensor<B, 2> {
+    let [n, k, h, w] = features.dims();
+    features.reshape([n, k, h * w]).mean_dim(2).reshape([n, k])
+}
+
 /// Configuration of a [`ResNet`].
 #[derive(Config, Debug)]
 pub struct ResNetConfig {
@@ -142,9 +152,7 @@ impl<B: Backend> ResNet<B> {
     /// - `features`: `[N, K, h, w]`
     /// - output: `[N, C]`
     pub fn head(&self, features: Tensor<B, 4>) -> Tensor<B, 2> {
-        let [n, k, h, w] = features.dims();
-        let pooled = features.reshape([n, k, h * w]).mean_dim(2).reshape([n, k]);
-        self.fc.forward(pooled)
+        self.fc.forward(global_average_pool(features))
     }
 
     /// The classifier's weight W in the paper's orientation, one row per class: `[C, K]`

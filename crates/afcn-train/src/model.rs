@@ -56,13 +56,3 @@ impl<B: Backend> FerModel<B> {
         Some(sigmoid(head.forward(pooled)).reshape([n]))
     }
 }
-
-/// Global average pooling of a feature map.
-///
-/// # Shapes
-/// - `features`: `[N, K, h, w]`
-/// - output: `[N, K]`
-pub fn global_average_pool<B: Backend>(features: Tensor<B, 4>) -> Tensor<B, 2> {
-    let [n, k, h, w] = features.dims();
-    features.reshape([n, k, h * w]).mean_dim(2).reshape([n, k])
-}

@@ -4,6 +4,7 @@
 //! forward of all its views ([`forward`]), and the method's loss ([`Step::loss`]). The trainer
 //! runs all three; `afcn bench` feeds the last two random images, so both time the same code.
 
+use afcn_backbone::global_average_pool;
 use afcn_certainty::LabelStore;
 use afcn_data::AugmentConfig;
 use afcn_losses::{
@@ -17,7 +18,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::{
     config::{Method, TrainConfig},
     data::SharedDataset,
-    model::{FerModel, global_average_pool},
+    model::FerModel,
 };
 
 /// What a step gives back besides the gradients: the loss and its parts, still on the device.
