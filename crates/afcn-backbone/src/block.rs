@@ -9,7 +9,7 @@ use burn::{
     tensor::{Tensor, backend::Backend},
 };
 
-use crate::arch::BlockKind;
+use crate::{arch::BlockKind, norm::batch_norm};
 
 /// A residual block, basic or bottleneck, with torchvision's field (and so key) names.
 ///
@@ -130,13 +130,15 @@ impl<B: Backend> ResidualBlock<B> {
     /// - output: `[N, width * expansion, H / stride, W / stride]`
     pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
         let shortcut = match &self.downsample {
-            Some((conv, bn)) => bn.forward(conv.forward(x.clone())),
+            Some((conv, bn)) => batch_norm(bn, conv.forward(x.clone())),
             None => x.clone(),
         };
-        let y = self.relu.forward(self.bn1.forward(self.conv1.forward(x)));
-        let mut y = self.bn2.forward(self.conv2.forward(y));
+        let y = self
+            .relu
+            .forward(batch_norm(&self.bn1, self.conv1.forward(x)));
+        let mut y = batch_norm(&self.bn2, self.conv2.forward(y));
         if let (Some(conv3), Some(bn3)) = (&self.conv3, &self.bn3) {
-            y = bn3.forward(conv3.forward(self.relu.forward(y)));
+            y = batch_norm(bn3, conv3.forward(self.relu.forward(y)));
         }
         self.relu.forward(y + shortcut)
     }

@@ -25,10 +25,12 @@
 
 mod arch;
 mod block;
+mod norm;
 mod resnet;
 mod weights;
 
 pub use arch::{Arch, ArchSpec, BlockKind, UnknownArch};
 pub use block::{ResidualBlock, ResidualBlockConfig};
+pub use norm::batch_norm;
 pub use resnet::{BackboneOutput, ResNet, ResNetConfig, global_average_pool};
 pub use weights::{HeadStatus, LoadReport, WeightsError, checkpoint_classes};

@@ -14,6 +14,7 @@ use burn::{
 use crate::{
     arch::Arch,
     block::{ResidualBlock, ResidualBlockConfig, conv},
+    norm::batch_norm,
 };
 
 /// Global average pooling of a feature map: the mean over its spatial positions, GAP(F).
@@ -138,7 +139,9 @@ impl<B: Backend> ResNet<B> {
     /// - `x`: `[N, 3, H, W]`
     /// - output: `[N, K, ceil(H / 32), ceil(W / 32)]`
     pub fn features(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
-        let x = self.relu.forward(self.bn1.forward(self.conv1.forward(x)));
+        let x = self
+            .relu
+            .forward(batch_norm(&self.bn1, self.conv1.forward(x)));
         let x = self.maxpool.forward(x);
         [&self.layer1, &self.layer2, &self.layer3, &self.layer4]
             .into_iter()
@@ -253,13 +256,13 @@ mod tests {
         // up to 1 / sqrt(1 + eps).
         let valid = model.valid();
         let conv = valid.conv1.forward(x.clone().inner());
-        let eval = valid.bn1.forward(conv.clone());
+        let eval = batch_norm(&valid.bn1, conv.clone());
         eval.into_data().assert_approx_eq::<f32>(
             &conv.into_data(),
             burn::tensor::Tolerance::rel_abs(1e-4, 1e-5),
         );
         // Train mode (which also updates the running statistics): every channel of the stem's batch norm output has batch mean 0.
-        let train = model.bn1.forward(model.conv1.forward(x.clone()));
+        let train = batch_norm(&model.bn1, model.conv1.forward(x.clone()));
         let channel_means = train.swap_dims(0, 1).reshape([16, -1]).mean_dim(1);
         let worst: f32 = channel_means.abs().max().into_scalar();
         assert!(worst < 1e-4, "train-mode channel mean {worst}");
