@@ -120,6 +120,11 @@ pub struct ReproduceFlags {
     /// The compute backend of every run (`cpu`, `wgpu`, `cuda`).
     #[arg(long)]
     pub backend: Option<String>,
+    /// Runs trained at once. On the cpu backend one run keeps about one core busy, so a
+    /// machine with N cores can take `--jobs N`; with more than one, each run's output goes to
+    /// `<run dir>.log` instead of the terminal.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: u16,
     /// The directory of the runs and of the table (`<out>/comparison.md`, `ablation.md` or
     /// `grid.md`).
     #[arg(long, default_value = "runs/reproduce")]

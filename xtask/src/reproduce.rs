@@ -15,6 +15,10 @@ use std::{
     collections::BTreeMap,
     fmt::Write as _,
     path::{Path, PathBuf},
+    sync::{
+        Mutex,
+        atomic::{AtomicUsize, Ordering},
+    },
 };
 
 use anyhow::{Context, bail};
@@ -283,8 +287,13 @@ pub fn with_afcn_keys(base: &str, keys: &str) -> String {
 }
 
 /// Trains one cell unless its run is complete (resuming it when it has a checkpoint); returns
-/// whether the run is complete afterwards.
-fn train_cell(flags: &ReproduceFlags, cell: &Cell, dir: &Path) -> anyhow::Result<bool> {
+/// whether the run is complete afterwards. With `log`, the run's output goes to that file.
+fn train_cell(
+    flags: &ReproduceFlags,
+    cell: &Cell,
+    dir: &Path,
+    log: Option<&Path>,
+) -> anyhow::Result<bool> {
     if dir.join("COMPLETE").exists() {
         eprintln!("reusing {}", dir.display());
         return Ok(true);
@@ -337,6 +346,18 @@ fn train_cell(flags: &ReproduceFlags, cell: &Cell, dir: &Path) -> anyhow::Result
     let features: Vec<&str> = backend_feature(&args).into_iter().collect();
     let mut command = afcn(&features);
     command.arg("train").args(&args);
+    if let Some(log) = log {
+        if let Some(parent) = log.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
+        let file =
+            std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
+        let copy = file
+            .try_clone()
+            .with_context(|| format!("opening {}", log.display()))?;
+        command.stdout(copy).stderr(file);
+    }
     Ok(run(&mut command)?.success && dir.join("COMPLETE").exists())
 }
 
@@ -355,12 +376,31 @@ pub fn run_study(flags: &ReproduceFlags) -> anyhow::Result<()> {
     } else {
         ("comparison", "Comparison under label noise")
     };
+    // Workers take the cells in order; each cell's outcome lands in its own slot.
+    let next = AtomicUsize::new(0);
+    let outcomes: Vec<Mutex<Option<anyhow::Result<bool>>>> =
+        cells.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|scope| {
+        for _ in 0..flags.jobs {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(cell) = cells.get(i) else { break };
+                    let dir = flags.out.join(&cell.dir);
+                    let log = (flags.jobs > 1).then(|| dir.with_extension("log"));
+                    eprintln!("[{}/{}] {}", i + 1, cells.len(), dir.display());
+                    let outcome = train_cell(flags, cell, &dir, log.as_deref());
+                    *outcomes[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome);
+                }
+            });
+        }
+    });
     let mut results = Vec::with_capacity(cells.len());
     let mut failed = Vec::new();
-    for (i, cell) in cells.iter().enumerate() {
+    for (cell, outcome) in cells.iter().zip(outcomes) {
         let dir = flags.out.join(&cell.dir);
-        eprintln!("[{}/{}] {}", i + 1, cells.len(), dir.display());
-        if train_cell(flags, cell, &dir)? {
+        let outcome = outcome.into_inner().unwrap_or_else(|e| e.into_inner());
+        if outcome.context("every cell was run")?? {
             results.push(Some(final_accuracy(&dir)?));
         } else {
             failed.push(dir.display().to_string());
@@ -402,6 +442,14 @@ mod tests {
             Task::Reproduce(flags) => flags,
             other => panic!("parsed {other:?}"),
         }
+    }
+
+    #[test]
+    fn jobs_default_to_one_and_must_be_positive() {
+        assert_eq!(flags(&[]).jobs, 1);
+        assert_eq!(flags(&["--jobs", "2"]).jobs, 2);
+        let zero = ["cargo xtask", "reproduce", "--jobs", "0"];
+        assert!(Xtask::try_parse_from(zero).is_err());
     }
 
     #[test]
