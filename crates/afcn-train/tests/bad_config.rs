@@ -2,12 +2,10 @@
 //! out-of-range value is an error naming the key, before any work starts; weights of another
 //! architecture are an error naming the file.
 
-use std::process::Command;
+mod support;
 
-use afcn_backbone::{Arch, ResNetConfig};
 use afcn_train::config::{Preset, TrainConfig};
-
-type B = burn::backend::Flex;
+use support::{failure, save_narrow_resnet, train_command};
 
 /// The error of `text` over the SynthFER preset: from the parser, or else from validation.
 fn error(text: &str) -> String {
@@ -18,6 +16,14 @@ fn error(text: &str) -> String {
             Ok(()) => panic!("accepted: {text}"),
         },
     }
+}
+
+/// The error of `text` (see [`error`]), asserted to name `key`.
+#[track_caller]
+fn error_naming(text: &str, key: &str) -> String {
+    let err = error(text);
+    assert!(err.contains(key), "{text}: {err}");
+    err
 }
 
 #[test]
@@ -33,8 +39,7 @@ fn unknown_keys_at_any_depth_are_errors_at_their_line() {
         ("[scn]\nmargin_x = 1.0", "margin_x", 2),
         ("[data.synthfer]\nsize = 9", "size", 2),
     ] {
-        let err = error(text);
-        assert!(err.contains(&format!("`{key}`")), "{text}: {err}");
+        let err = error_naming(text, &format!("`{key}`"));
         assert!(err.contains(&format!("line {line}")), "{text}: {err}");
     }
 }
@@ -52,8 +57,7 @@ fn wrong_types_are_errors_at_their_line() {
         ("epochs = 3\nepochs = 4", "epochs"),
         ("= 3", "key"),
     ] {
-        let err = error(text);
-        assert!(err.contains(key), "{text}: {err}");
+        let err = error_naming(text, key);
         assert!(err.contains("line "), "{text}: {err}");
     }
 }
@@ -106,8 +110,7 @@ fn out_of_range_values_name_the_key_and_the_range() {
         ("[scn]\nrelabel_margin = inf", "scn.relabel_margin"),
         ("[scn]\nhigh_ratio = 1.5", "scn.high_ratio"),
     ] {
-        let err = error(text);
-        assert!(err.contains(key), "{text}: {err}");
+        error_naming(text, key);
     }
     // A seed only the command line can give: TOML could not hold it for `--resume`.
     let mut config = Preset::Synthfer.config();
@@ -153,31 +156,15 @@ fn an_unreadable_or_binary_file_is_an_error_naming_it() {
 fn weights_of_another_architecture_are_refused_by_train() {
     let dir = tempfile::tempdir().unwrap();
     let weights = dir.path().join("narrow.safetensors");
-    ResNetConfig::new()
-        .with_arch(Arch::ResNetNarrow)
-        .with_num_classes(7)
-        .init::<B>(&Default::default())
-        .save_safetensors(&weights)
-        .unwrap();
-    let config = dir.path().join("tiny.toml");
-    std::fs::write(
-        &config,
-        "epochs = 1\nbatch_size = 8\n[data.synthfer]\ntrain_size = 16\ntest_size = 8\n",
-    )
-    .unwrap();
+    save_narrow_resnet(&weights, 7);
+    let tiny = "epochs = 1\nbatch_size = 8\n[data.synthfer]\ntrain_size = 16\ntest_size = 8\n";
     let run = dir.path().join("run");
-    let out = Command::new(env!("CARGO_BIN_EXE_afcn"))
-        .arg("train")
-        .arg("--config")
-        .arg(&config)
+    let out = train_command(&dir.path().join("tiny.toml"), tiny, &run)
         .args(["--arch", "resnet18", "--weights"])
         .arg(&weights)
-        .arg("--out")
-        .arg(&run)
         .output()
         .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = failure(&out);
     assert!(stderr.contains("narrow.safetensors"), "{stderr}");
     assert!(stderr.contains("conv1.weight"), "{stderr}");
     assert!(!run.join("COMPLETE").exists() && !run.join("latest").exists());

@@ -1,35 +1,34 @@
 //! `afcn bench` on a tiny network: the JSON line's fields, the views per method, the phase
 //! split, and a bad flag as an error.
 
-use std::process::{Command, Output};
+mod support;
 
+use std::process::Output;
+
+use support::{afcn, failure, success};
+
+/// `afcn bench` of a narrow ResNet on 32 x 32 inputs, batches of 4, one warm-up and two
+/// measured steps, then `extra`.
 fn bench(extra: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_afcn"))
-        .args([
-            "bench",
-            "--arch",
-            "resnet-narrow",
-            "--size",
-            "32",
-            "--batch",
-            "4",
-            "--steps",
-            "2",
-            "--warmup",
-            "1",
-        ])
-        .args(extra)
-        .output()
-        .unwrap()
+    let tiny = [
+        "bench",
+        "--arch",
+        "resnet-narrow",
+        "--size",
+        "32",
+        "--batch",
+        "4",
+        "--steps",
+        "2",
+        "--warmup",
+        "1",
+    ];
+    afcn([&tiny[..], extra].concat())
 }
 
+/// The one JSON line a successful run printed.
 fn json_line(out: &Output) -> serde_json::Value {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8(out.stdout.clone()).unwrap();
+    let stdout = success(out);
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 1, "one JSON line: {stdout}");
     serde_json::from_str(lines[0]).unwrap()
@@ -70,19 +69,12 @@ fn json_reports_throughput_memory_and_phases_of_each_method() {
 
 #[test]
 fn table_without_phases_and_bad_batch_is_an_error() {
-    let out = bench(&["--method", "ce"]);
-    assert!(out.status.success());
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = success(&bench(&["--method", "ce"]));
     assert!(
         text.contains("images/s") && !text.contains("backward"),
         "{text}"
     );
 
-    let out = Command::new(env!("CARGO_BIN_EXE_afcn"))
-        .args(["bench", "--batch", "1"])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = failure(&afcn(["bench", "--batch", "1"]));
     assert!(stderr.contains("--batch must be at least 2"), "{stderr}");
 }

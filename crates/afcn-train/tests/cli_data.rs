@@ -1,23 +1,18 @@
 //! `afcn data inspect` on small datasets written to a temporary folder.
 
+mod support;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use afcn_data::image::{Rgb, RgbImage};
+use support::text;
 
-fn afcn(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_afcn"))
-        .args(args)
-        .output()
-        .expect("the afcn binary runs")
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
+/// `afcn data inspect <args>`: the run and everything it printed.
+fn inspect(args: &[&str]) -> (Output, String) {
+    let output = support::afcn([&["data", "inspect"], args].concat());
+    let out = text(&output);
+    (output, out)
 }
 
 /// RAF-DB with 14 train samples (two per class) and 7 test samples (one per class).
@@ -44,9 +39,7 @@ fn inspect_counts_injects_noise_and_exports_labels() {
     rafdb(dir.path());
     let root = dir.path().to_str().unwrap();
     let export = dir.path().join("noisy.txt");
-    let output = afcn(&[
-        "data",
-        "inspect",
+    let (output, out) = inspect(&[
         "--dataset",
         "rafdb",
         "--root",
@@ -58,7 +51,6 @@ fn inspect_counts_injects_noise_and_exports_labels() {
         "--export-labels",
         export.to_str().unwrap(),
     ]);
-    let out = text(&output);
     assert!(output.status.success(), "{out}");
     assert!(out.contains("classes: 7"), "{out}");
     let train_row = out.lines().find(|l| l.starts_with("train")).unwrap();
@@ -93,9 +85,7 @@ fn inspect_counts_injects_noise_and_exports_labels() {
     }
 
     // The exported list read back as RAF-DB's alternative train labels shows the same noise.
-    let output = afcn(&[
-        "data",
-        "inspect",
+    let (output, out) = inspect(&[
         "--dataset",
         "rafdb",
         "--root",
@@ -103,7 +93,6 @@ fn inspect_counts_injects_noise_and_exports_labels() {
         "--train-labels",
         export.to_str().unwrap(),
     ]);
-    let out = text(&output);
     assert!(output.status.success(), "{out}");
     assert!(out.contains("given labels): realised rate 1.0000"), "{out}");
 }
@@ -125,8 +114,7 @@ fn inspect_fails_on_bad_entries_unless_skipped() {
     lines.push_str("train_99999.jpg 9\n");
     std::fs::write(&list, lines).unwrap();
 
-    let output = afcn(&["data", "inspect", "--dataset", "rafdb", "--root", root]);
-    let out = text(&output);
+    let (output, out) = inspect(&["--dataset", "rafdb", "--root", root]);
     assert!(!output.status.success(), "{out}");
     assert!(out.contains("problems: 3"), "{out}");
     assert_eq!(out.matches(":22: label `9`").count(), 1, "{out}");
@@ -134,16 +122,7 @@ fn inspect_fails_on_bad_entries_unless_skipped() {
     assert!(out.contains("list_patition_label.txt:16: image"), "{out}");
     assert!(out.contains("--skip-bad"), "{out}");
 
-    let output = afcn(&[
-        "data",
-        "inspect",
-        "--dataset",
-        "rafdb",
-        "--root",
-        root,
-        "--skip-bad",
-    ]);
-    let out = text(&output);
+    let (output, out) = inspect(&["--dataset", "rafdb", "--root", root, "--skip-bad"]);
     assert!(output.status.success(), "{out}");
     assert!(
         out.lines()
@@ -154,24 +133,20 @@ fn inspect_fails_on_bad_entries_unless_skipped() {
 
     // A missing root cannot be used, --skip-bad or not.
     let missing = dir.path().join("nowhere");
-    let output = afcn(&[
-        "data",
-        "inspect",
+    let (output, out) = inspect(&[
         "--dataset",
         "folder",
         "--root",
         missing.to_str().unwrap(),
         "--skip-bad",
     ]);
-    let out = text(&output);
     assert!(!output.status.success(), "{out}");
     assert!(out.contains("cannot be used"), "{out}");
 }
 
 #[test]
 fn inspect_synthfer_needs_no_root() {
-    let output = afcn(&["data", "inspect", "--dataset", "synthfer", "--noise", "0.2"]);
-    let out = text(&output);
+    let (output, out) = inspect(&["--dataset", "synthfer", "--noise", "0.2"]);
     assert!(output.status.success(), "{out}");
     assert!(
         out.contains("classes: 7") && out.contains("usable: yes"),

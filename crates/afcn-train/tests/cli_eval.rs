@@ -2,39 +2,32 @@
 //! the run's own `confusion.json` does; and the run's pictures (curves, confusion heat map,
 //! Grad-CAM overlays) exist, are PNGs and are linked from `report.md`.
 
+mod support;
+
 use std::{
-    path::Path,
-    process::{Command, Output},
+    path::{Path, PathBuf},
+    process::Output,
 };
+
+use support::{failure, success, train_command};
 
 const TINY: &str = "epochs = 1\nbatch_size = 16\noverlays = 3\n\
                     [data.synthfer]\ntrain_size = 48\ntest_size = 24\n";
 
-fn afcn(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_afcn"))
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 /// Trains the tiny run into `dir/run`.
-fn tiny_run(dir: &Path) -> std::path::PathBuf {
-    let config = dir.join("tiny.toml");
-    std::fs::write(&config, TINY).unwrap();
+fn tiny_run(dir: &Path) -> PathBuf {
     let run = dir.join("run");
-    let out = afcn(&[
-        "train",
-        "--config",
-        config.to_str().unwrap(),
-        "--out",
-        run.to_str().unwrap(),
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    success(
+        &train_command(&dir.join("tiny.toml"), TINY, &run)
+            .output()
+            .unwrap(),
+    );
     run
+}
+
+/// `afcn eval --weights <weights> <rest>`.
+fn eval(weights: &Path, rest: &[&str]) -> Output {
+    support::afcn([&["eval", "--weights", weights.to_str().unwrap()], rest].concat())
 }
 
 /// Width and height of a PNG file (and that it decodes as PNG).
@@ -90,16 +83,11 @@ fn eval_reproduces_the_runs_confusion_matrix_and_the_run_has_its_pictures() {
     // `afcn eval` with the run's config scores exactly what the run reported.
     let weights = run.join("model.safetensors");
     let config = run.join("config.toml");
-    let out = afcn(&[
-        "eval",
-        "--weights",
-        weights.to_str().unwrap(),
-        "--config",
-        config.to_str().unwrap(),
-        "--json",
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let result: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let stdout = success(&eval(
+        &weights,
+        &["--config", config.to_str().unwrap(), "--json"],
+    ));
+    let result: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     let reported: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("confusion.json")).unwrap())
             .unwrap();
@@ -115,62 +103,30 @@ fn eval_reproduces_the_runs_confusion_matrix_and_the_run_has_its_pictures() {
     // Text output, flags instead of the config: a different split size, same network.
     let sized = tmp.path().join("sized.toml");
     std::fs::write(&sized, "[data.synthfer]\ntest_size = 10\n").unwrap();
-    let out = afcn(&[
-        "eval",
-        "--weights",
-        weights.to_str().unwrap(),
-        "--config",
-        sized.to_str().unwrap(),
-        "--arch",
-        "resnet-narrow",
-        "--size",
-        "64",
-    ]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let text = String::from_utf8(out.stdout).unwrap();
+    let eval_sized = |arch: &str| {
+        let config = sized.to_str().unwrap();
+        eval(
+            &weights,
+            &["--config", config, "--arch", arch, "--size", "64"],
+        )
+    };
+    let text = success(&eval_sized("resnet-narrow"));
     assert!(text.starts_with("samples: 10\naccuracy: "), "{text}");
     assert!(text.contains("mean class accuracy: "), "{text}");
     assert!(text.contains("| true \\ predicted |"), "{text}");
 
     // The wrong architecture is refused with the checkpoint's name.
-    let out = afcn(&[
-        "eval",
-        "--weights",
-        weights.to_str().unwrap(),
-        "--arch",
-        "resnet18",
-        "--size",
-        "64",
-        "--config",
-        sized.to_str().unwrap(),
-    ]);
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("model.safetensors"),
-        "{}",
-        stderr(&out)
-    );
+    let stderr = failure(&eval_sized("resnet18"));
+    assert!(stderr.contains("model.safetensors"), "{stderr}");
 }
 
 #[test]
 fn eval_refuses_a_dataset_without_its_root_and_missing_weights() {
     let tmp = tempfile::tempdir().unwrap();
     let weights = tmp.path().join("none.safetensors");
-    let out = afcn(&[
-        "eval",
-        "--weights",
-        weights.to_str().unwrap(),
-        "--dataset",
-        "rafdb",
-    ]);
-    assert!(!out.status.success());
-    assert!(stderr(&out).contains("--root"), "{}", stderr(&out));
+    let stderr = failure(&eval(&weights, &["--dataset", "rafdb"]));
+    assert!(stderr.contains("--root"), "{stderr}");
 
-    let out = afcn(&["eval", "--weights", weights.to_str().unwrap()]);
-    assert!(!out.status.success());
-    assert!(
-        stderr(&out).contains("none.safetensors"),
-        "{}",
-        stderr(&out)
-    );
+    let stderr = failure(&eval(&weights, &[]));
+    assert!(stderr.contains("none.safetensors"), "{stderr}");
 }

@@ -3,61 +3,53 @@
 //! (at layer 4 a ResNet's head is GAP + linear, so the two are the same map), and the overlay
 //! and the up-sampled map must have the input's size.
 
-use std::{path::Path, process::Command};
+mod support;
 
-use afcn_backbone::{Arch, ResNet, ResNetConfig};
-use afcn_data::{
-    image::{Rgb, RgbImage},
-    image_to_tensor,
-};
+use std::{path::Path, process::Output};
+
+use afcn_backbone::ResNet;
+use afcn_data::image_to_tensor;
 use afcn_gradcam::{class_attention, heatmap};
-use burn::{backend::Flex, tensor::Tensor};
-
-type B = Flex;
+use burn::tensor::Tensor;
+use support::{B, failure, image, save_narrow_resnet, success};
 
 /// Input side: ResNets divide by 32, so the map is 2 x 2.
 const SIZE: u32 = 64;
 const CLASSES: usize = 3;
 
-fn afcn(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_afcn"))
-        .args(args)
-        .output()
-        .expect("the afcn binary runs")
-}
-
-/// A deterministic colourful image of the input size (so the binary does not resize it).
-fn image() -> RgbImage {
-    RgbImage::from_fn(SIZE, SIZE, |x, y| {
-        Rgb([
-            ((x * 7 + y * 3) % 256) as u8,
-            ((x * x + y) % 256) as u8,
-            ((y * 13 + x) % 256) as u8,
-        ])
-    })
-}
-
-/// The network input of [`image`], as `afcn predict` prepares it (its own test checks that
-/// normalisation against hand-written arithmetic).
+/// The network input of the test image (of the input size, so the binary does not resize it),
+/// as `afcn predict` prepares it (its own test checks that normalisation against hand-written
+/// arithmetic).
 fn input() -> Tensor<B, 4> {
-    image_to_tensor::<B>(&image(), SIZE, &Default::default()).unsqueeze()
+    image_to_tensor::<B>(&image(SIZE, 0), SIZE, &Default::default()).unsqueeze()
 }
 
 /// Writes the network's weights and the image; returns the network and both paths.
 fn setup(dir: &Path) -> (ResNet<B>, String, String) {
-    let net = ResNetConfig::new()
-        .with_arch(Arch::ResNetNarrow)
-        .with_num_classes(CLASSES)
-        .init::<B>(&Default::default());
     let weights = dir.join("weights.safetensors");
-    net.save_safetensors(&weights).expect("weights saved");
+    let net = save_narrow_resnet(&weights, CLASSES);
     let picture = dir.join("face.png");
-    image().save(&picture).expect("image written");
+    image(SIZE, 0).save(&picture).expect("image written");
     (
         net,
         weights.display().to_string(),
         picture.display().to_string(),
     )
+}
+
+/// `afcn explain --arch resnet-narrow --weights <weights> --size 64 <rest>`.
+fn explain(weights: &str, rest: &[&str]) -> Output {
+    let size = SIZE.to_string();
+    let base = [
+        "explain",
+        "--arch",
+        "resnet-narrow",
+        "--weights",
+        weights,
+        "--size",
+        &size,
+    ];
+    support::afcn([&base[..], rest].concat())
 }
 
 fn read_npy(path: &Path) -> (Vec<u64>, Vec<f32>) {
@@ -81,32 +73,21 @@ fn dumps_the_grad_cam_of_the_network_and_an_overlay_of_the_input_size() {
     let (net, weights, picture) = setup(dir.path());
     let out = dir.path().join("heat.png");
     let prefix = dir.path().join("face");
-    let size = SIZE.to_string();
     let mut explained_something = false;
     for class in 0..CLASSES {
-        let class_arg = class.to_string();
-        let run = afcn(&[
-            "explain",
-            "--arch",
-            "resnet-narrow",
-            "--weights",
+        let stdout = success(&explain(
             &weights,
-            "--size",
-            &size,
-            "--class",
-            &class_arg,
-            "--out",
-            &out.display().to_string(),
-            "--dump",
-            &prefix.display().to_string(),
-            &picture,
-        ]);
-        assert!(
-            run.status.success(),
-            "{}",
-            String::from_utf8_lossy(&run.stderr)
-        );
-        assert!(String::from_utf8_lossy(&run.stdout).contains(&format!("class {class}")));
+            &[
+                "--class",
+                &class.to_string(),
+                "--out",
+                &out.display().to_string(),
+                "--dump",
+                &prefix.display().to_string(),
+                &picture,
+            ],
+        ));
+        assert!(stdout.contains(&format!("class {class}")));
 
         // The reference: the closed form on the in-process network (eval mode on Flex).
         let features = net.features(input());
@@ -140,25 +121,16 @@ fn grad_cam_plus_plus_explains_the_predicted_class() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (net, weights, picture) = setup(dir.path());
     let out = dir.path().join("pp.png");
-    let run = afcn(&[
-        "explain",
-        "--arch",
-        "resnet-narrow",
-        "--weights",
+    let stdout = success(&explain(
         &weights,
-        "--size",
-        &SIZE.to_string(),
-        "--method",
-        "gradcam++",
-        "--out",
-        &out.display().to_string(),
-        &picture,
-    ]);
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
+        &[
+            "--method",
+            "gradcam++",
+            "--out",
+            &out.display().to_string(),
+            &picture,
+        ],
+    ));
     let logits: Vec<f32> = net
         .forward(input())
         .logits
@@ -166,7 +138,6 @@ fn grad_cam_plus_plus_explains_the_predicted_class() {
         .to_vec()
         .expect("f32");
     let predicted = (0..CLASSES).fold(0, |b, k| if logits[k] > logits[b] { k } else { b });
-    let stdout = String::from_utf8_lossy(&run.stdout);
     assert!(
         stdout.contains(&format!("class {predicted} (gradcam++ at layer4)")),
         "{stdout}"
@@ -178,26 +149,12 @@ fn grad_cam_plus_plus_explains_the_predicted_class() {
 fn an_unknown_layer_or_class_is_an_error_that_says_why() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (_, weights, picture) = setup(dir.path());
-    let size = SIZE.to_string();
-    let base = [
-        "explain",
-        "--arch",
-        "resnet-narrow",
-        "--weights",
-        &weights,
-        "--size",
-        &size,
-    ];
-    let layer = afcn(&[&base[..], &["--layer", "layer3", &picture]].concat());
-    assert!(!layer.status.success());
-    let stderr = String::from_utf8_lossy(&layer.stderr);
+    let stderr = failure(&explain(&weights, &["--layer", "layer3", &picture]));
     assert!(
         stderr.contains("unknown layer `layer3`") && stderr.contains("layer4"),
         "{stderr}"
     );
 
-    let class = afcn(&[&base[..], &["--class", "3", &picture]].concat());
-    assert!(!class.status.success());
-    let stderr = String::from_utf8_lossy(&class.stderr);
+    let stderr = failure(&explain(&weights, &["--class", "3", &picture]));
     assert!(stderr.contains("--class 3 is out of range"), "{stderr}");
 }

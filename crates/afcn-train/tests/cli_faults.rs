@@ -4,6 +4,8 @@
 //! `--skip-nonfinite`; a run killed with SIGKILL at several points resumes to the uninterrupted
 //! result; the same seed gives the same run on the cpu backend, whatever the thread count.
 
+mod support;
+
 use std::{
     path::Path,
     process::{Child, Command, Output, Stdio},
@@ -12,6 +14,7 @@ use std::{
 };
 
 use afcn_train::config::TrainConfig;
+use support::{failure, resume, success, train_command};
 
 /// A tiny run of `epochs` epochs at learning rate `lr`: four batches of 8 per epoch.
 fn tiny(epochs: usize, lr: f64) -> String {
@@ -28,54 +31,25 @@ const ABSURD_LR: f64 = 1e300;
 /// A sane learning rate.
 const LR: f64 = 1e-3;
 
-fn afcn() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_afcn"))
+/// `afcn train` on the tiny configuration (written next to `run`), writing to `run`; more
+/// flags or an environment may be added to the returned command.
+fn tiny_train(run: &Path, epochs: usize, lr: f64) -> Command {
+    train_command(&run.with_extension("toml"), &tiny(epochs, lr), run)
 }
 
 /// `afcn train` on the tiny configuration, writing to `run`.
 fn train(run: &Path, epochs: usize, lr: f64, extra: &[&str]) -> Output {
-    train_with(afcn(), run, epochs, lr, extra)
-}
-
-/// [`train`] with a prepared command (environment).
-fn train_with(mut afcn: Command, run: &Path, epochs: usize, lr: f64, extra: &[&str]) -> Output {
-    let config = run.with_extension("toml");
-    std::fs::write(&config, tiny(epochs, lr)).unwrap();
-    afcn.arg("train")
-        .arg("--config")
-        .arg(&config)
-        .arg("--out")
-        .arg(run)
-        .args(extra)
-        .output()
-        .unwrap()
-}
-
-fn resume(run: &Path) -> Output {
-    afcn()
-        .arg("train")
-        .arg("--resume")
-        .arg(run)
-        .output()
-        .unwrap()
+    tiny_train(run, epochs, lr).args(extra).output().unwrap()
 }
 
 /// Starts (or, once it has saved its configuration, resumes) the run `run` as a child process.
 fn spawn(run: &Path, epochs: usize) -> Child {
-    let mut command = afcn();
-    command.arg("train");
-    if run.join("config.toml").is_file() {
-        command.arg("--resume").arg(run);
+    let mut command = if run.join("config.toml").is_file() {
+        support::resume_command(run)
     } else {
-        let config = run.with_extension("toml");
-        std::fs::write(&config, tiny(epochs, LR)).unwrap();
-        command.arg("--config").arg(config).arg("--out").arg(run);
-    }
+        tiny_train(run, epochs, LR)
+    };
     command.stderr(Stdio::null()).spawn().unwrap()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// Rewrites the configuration saved in a run directory.
@@ -115,9 +89,7 @@ fn a_nonfinite_loss_stops_the_run_naming_where_and_keeps_the_checkpoint() {
     // From the start: the first step makes the weights huge, the second batch's loss is not
     // finite; no checkpoint exists yet and the run is not complete.
     let fresh = tmp.path().join("fresh");
-    let out = train(&fresh, 2, ABSURD_LR, &[]);
-    assert!(!out.status.success());
-    let message = stderr(&out);
+    let message = failure(&train(&fresh, 2, ABSURD_LR, &[]));
     assert!(
         message.contains("in epoch 0, batch 1 (samples ["),
         "{message}"
@@ -130,16 +102,13 @@ fn a_nonfinite_loss_stops_the_run_naming_where_and_keeps_the_checkpoint() {
 
     // After a good epoch: the loss turns non-finite in epoch 1; checkpoint 0 is intact and a
     // resume with a sane learning rate completes the run.
-    let out = train(&run, 1, LR, &[]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    success(&train(&run, 1, LR, &[]));
     std::fs::remove_file(run.join("COMPLETE")).unwrap();
     edit_config(&run, |c| {
         c.epochs = 2;
         c.optim.lr = ABSURD_LR;
     });
-    let out = resume(&run);
-    assert!(!out.status.success());
-    let message = stderr(&out);
+    let message = failure(&resume(&run));
     assert!(
         message.contains("in epoch 1, batch 1 (samples ["),
         "{message}"
@@ -147,8 +116,7 @@ fn a_nonfinite_loss_stops_the_run_naming_where_and_keeps_the_checkpoint() {
     assert!(!run.join("COMPLETE").exists());
     assert_eq!(checkpoint_next_epoch(&run), 1);
     edit_config(&run, |c| c.optim.lr = LR);
-    let out = resume(&run);
-    assert!(out.status.success(), "{}", stderr(&out));
+    success(&resume(&run));
     assert_eq!(epochs(&run).len(), 2);
     assert!(run.join("COMPLETE").is_file());
 }
@@ -157,8 +125,7 @@ fn a_nonfinite_loss_stops_the_run_naming_where_and_keeps_the_checkpoint() {
 fn skip_nonfinite_skips_and_counts_the_batches() {
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
-    let out = train(&run, 1, ABSURD_LR, &["--skip-nonfinite"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    success(&train(&run, 1, ABSURD_LR, &["--skip-nonfinite"]));
     let saved = std::fs::read_to_string(run.join("config.toml")).unwrap();
     assert!(saved.contains("skip_nonfinite = true"), "{saved}");
     let epoch = &epochs(&run)[0];
@@ -171,8 +138,7 @@ fn skip_nonfinite_skips_and_counts_the_batches() {
 fn sigkill_at_several_points_loses_at_most_the_epoch_in_progress() {
     let tmp = tempfile::tempdir().unwrap();
     let whole = tmp.path().join("whole");
-    let out = train(&whole, 3, LR, &[]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    success(&train(&whole, 3, LR, &[]));
     let expected = epochs(&whole);
 
     let run = tmp.path().join("killed");
@@ -218,8 +184,7 @@ fn sigkill_at_several_points_loses_at_most_the_epoch_in_progress() {
             done_before = next;
         }
     }
-    let out = resume(&run);
-    assert!(out.status.success(), "{}", stderr(&out));
+    success(&resume(&run));
     assert!(run.join("COMPLETE").is_file());
     // Everything but the wall-clock time is as in the uninterrupted run.
     assert_eq!(
@@ -257,16 +222,16 @@ fn the_same_seed_gives_the_same_run_and_another_seed_does_not() {
         tmp.path().join("b"),
         tmp.path().join("c"),
     );
-    let out = train(&a, 2, LR, &["--seed", "5"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    success(&train(&a, 2, LR, &["--seed", "5"]));
     // The same seed on one thread: the same noisy labels, augmentations, losses and weights.
-    let mut one_thread = afcn();
-    one_thread.env("RAYON_NUM_THREADS", "1");
-    let out = train_with(one_thread, &b, 2, LR, &["--seed", "5"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    let one_thread = tiny_train(&b, 2, LR)
+        .env("RAYON_NUM_THREADS", "1")
+        .args(["--seed", "5"])
+        .output()
+        .unwrap();
+    success(&one_thread);
     assert_eq!(strip(epochs(&a)), strip(epochs(&b)));
     assert!(weights(&a) == weights(&b), "the weights differ");
-    let out = train(&c, 2, LR, &["--seed", "6"]);
-    assert!(out.status.success(), "{}", stderr(&out));
+    success(&train(&c, 2, LR, &["--seed", "6"]));
     assert_ne!(strip(epochs(&a)), strip(epochs(&c)));
 }

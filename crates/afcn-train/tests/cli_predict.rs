@@ -1,43 +1,16 @@
 //! `afcn predict` end to end: weights saved by afcn-backbone, images written here, the
 //! binary's logits checked against the network run in-process on hand-normalised pixels.
 
-use std::{path::Path, process::Command};
+mod support;
 
-use afcn_backbone::{Arch, ResNet, ResNetConfig};
-use afcn_data::image::{Rgb, RgbImage};
-use burn::{
-    backend::Flex,
-    tensor::{Tensor, TensorData},
-};
+use std::{path::Path, process::Output};
 
-type B = Flex;
+use afcn_backbone::ResNet;
+use afcn_data::{RAFDB_CLASSES, image::RgbImage};
+use burn::tensor::{Tensor, TensorData};
+use support::{B, failure, image, save_narrow_resnet, success};
 
 const SIZE: u32 = 32;
-
-fn afcn(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_afcn"))
-        .args(args)
-        .output()
-        .expect("the afcn binary runs")
-}
-
-fn model(num_classes: usize) -> ResNet<B> {
-    ResNetConfig::new()
-        .with_arch(Arch::ResNetNarrow)
-        .with_num_classes(num_classes)
-        .init(&Default::default())
-}
-
-/// A deterministic colourful image.
-fn image(side: u32, seed: u32) -> RgbImage {
-    RgbImage::from_fn(side, side, |x, y| {
-        Rgb([
-            ((x * 7 + y * 3 + seed * 11) % 256) as u8,
-            ((x * x + y + seed) % 256) as u8,
-            ((y * 13 + seed * 5) % 256) as u8,
-        ])
-    })
-}
 
 /// ImageNet normalisation written out: (v / 255 - mean) / std, channel first.
 fn normalised(image: &RgbImage) -> Tensor<B, 4> {
@@ -57,10 +30,15 @@ fn normalised(image: &RgbImage) -> Tensor<B, 4> {
     Tensor::from_data(data, &Default::default())
 }
 
+/// `afcn predict --arch <arch> --weights <weights> <rest>`.
+fn predict(arch: &str, weights: &str, rest: &[&str]) -> Output {
+    support::afcn([&["predict", "--arch", arch, "--weights", weights], rest].concat())
+}
+
+/// Saves a narrow ResNet with `num_classes` outputs in `dir`; returns it and the file's path.
 fn write_weights(dir: &Path, num_classes: usize) -> (ResNet<B>, String) {
-    let net = model(num_classes);
     let path = dir.join("weights.safetensors");
-    net.save_safetensors(&path).expect("weights saved");
+    let net = save_narrow_resnet(&path, num_classes);
     (net, path.display().to_string())
 }
 
@@ -76,24 +54,9 @@ fn json_lines_carry_the_network_logits_and_their_softmax() {
         })
         .collect();
     let size = SIZE.to_string();
-    let mut args = vec![
-        "predict",
-        "--arch",
-        "resnet-narrow",
-        "--weights",
-        &weights,
-        "--size",
-        &size,
-        "--json",
-    ];
-    args.extend(paths.iter().map(String::as_str));
-    let out = afcn(&args);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8(out.stdout).expect("utf-8");
+    let mut rest = vec!["--size", &size, "--json"];
+    rest.extend(paths.iter().map(String::as_str));
+    let stdout = success(&predict("resnet-narrow", &weights, &rest));
     let lines: Vec<serde_json::Value> = stdout
         .lines()
         .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
@@ -141,34 +104,14 @@ fn text_output_names_the_class_and_resizes_other_sizes() {
     let path = dir.path().join("big.jpg");
     image(50, 3).save(&path).expect("image written");
     let path = path.display().to_string();
-    let out = afcn(&[
-        "predict",
-        "--arch",
+    let stdout = success(&predict(
         "resnet-narrow",
-        "--weights",
         &weights,
-        "--size",
-        "32",
-        &path,
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8(out.stdout).expect("utf-8");
+        &["--size", "32", &path],
+    ));
     let fields: Vec<&str> = stdout.trim_end().split('\t').collect();
     assert_eq!(fields[0], path);
-    let raf = [
-        "Surprise",
-        "Fear",
-        "Disgust",
-        "Happiness",
-        "Sadness",
-        "Anger",
-        "Neutral",
-    ];
-    assert!(raf.contains(&fields[1]), "{stdout}");
+    assert!(RAFDB_CLASSES.contains(&fields[1]), "{stdout}");
     let probs: f32 = fields[3]
         .split(' ')
         .map(|kv| {
@@ -181,29 +124,17 @@ fn text_output_names_the_class_and_resizes_other_sizes() {
         .sum();
     assert!((probs - 1.0).abs() < 1e-3, "{stdout}");
     assert!(
-        raf.iter()
+        RAFDB_CLASSES
+            .iter()
             .all(|name| fields[3].contains(&format!("{name}="))),
         "{stdout}"
     );
 
-    let out = afcn(&[
-        "predict",
-        "--arch",
+    let stdout = success(&predict(
         "resnet-narrow",
-        "--weights",
         &weights,
-        "--size",
-        "32",
-        "--classes",
-        "a,b,c,d,e,f,g",
-        &path,
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8(out.stdout).expect("utf-8");
+        &["--size", "32", "--classes", "a,b,c,d,e,f,g", &path],
+    ));
     assert!(stdout.contains("a=") && stdout.contains("g="), "{stdout}");
 }
 
@@ -214,39 +145,19 @@ fn errors_name_the_bad_image_and_the_class_count() {
     let bad = dir.path().join("broken.png");
     std::fs::write(&bad, b"this is not a png").expect("written");
     let bad = bad.display().to_string();
-    let out = afcn(&[
-        "predict",
-        "--arch",
-        "resnet-narrow",
-        "--weights",
-        &weights,
-        "--size",
-        "32",
-        &bad,
-    ]);
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = failure(&predict("resnet-narrow", &weights, &["--size", "32", &bad]));
     assert!(stderr.contains("broken.png"), "{stderr}");
 
-    let out = afcn(&[
-        "predict",
-        "--arch",
+    let stderr = failure(&predict(
         "resnet-narrow",
-        "--weights",
         &weights,
-        "--classes",
-        "x,y",
-        &bad,
-    ]);
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+        &["--classes", "x,y", &bad],
+    ));
     assert!(
         stderr.contains("2 names") && stderr.contains("3 outputs"),
         "{stderr}"
     );
 
-    let out = afcn(&["predict", "--arch", "resnet18", "--weights", &weights, &bad]);
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = failure(&predict("resnet18", &weights, &[&bad]));
     assert!(stderr.contains("conv1.weight"), "{stderr}");
 }

@@ -1,20 +1,21 @@
 //! `afcn synth` writes SynthFER in RAF-DB's layout, deterministically.
 
-use std::process::Command;
+mod support;
 
-fn synth(out: &std::path::Path, extra: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_afcn"))
+use std::path::Path;
+
+use support::{failure, text};
+
+/// Runs `afcn synth --out <out> <extra>`, asserts that it succeeded and returns what it printed.
+fn synth(out: &Path, extra: &[&str]) -> String {
+    let output = support::command()
         .arg("synth")
         .arg("--out")
         .arg(out)
         .args(extra)
         .output()
         .expect("the afcn binary runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let text = text(&output);
     assert!(output.status.success(), "{text}");
     text
 }
@@ -73,11 +74,11 @@ fn writes_the_rafdb_layout_deterministically() {
         report.contains("wrote 3 train + 2 test images of 16x16"),
         "{report}"
     );
-    let refused = Command::new(env!("CARGO_BIN_EXE_afcn"))
+    let refused = support::command()
         .args(["synth", "--size", "4", "--out"])
         .arg(dir.path().join("d"))
         .output()
         .unwrap();
-    assert!(!refused.status.success());
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("image_size"));
+    let stderr = failure(&refused);
+    assert!(stderr.contains("image_size"), "{stderr}");
 }

@@ -1,30 +1,23 @@
 //! `afcn train` end to end on a tiny SynthFER: the run directory it writes, a resume after
 //! SIGKILL that reproduces the uninterrupted run exactly, and configuration errors.
 
+mod support;
+
 use std::{
     path::Path,
-    process::{Command, Output},
+    process::{Command, Stdio},
     thread::sleep,
     time::{Duration, Instant},
 };
 
+use support::{failure, resume, success, train_command};
+
 const TINY: &str =
     "epochs = 3\nbatch_size = 16\n[data.synthfer]\ntrain_size = 96\ntest_size = 32\n";
 
-fn afcn() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_afcn"))
-}
-
-fn train(dir: &Path, extra: &[&str]) -> Output {
-    let config = dir.join("tiny.toml");
-    std::fs::write(&config, TINY).unwrap();
-    afcn()
-        .arg("train")
-        .arg("--config")
-        .arg(&config)
-        .args(extra)
-        .output()
-        .unwrap()
+/// `afcn train` on the tiny configuration (written to `dir/tiny.toml`) into `run`.
+fn tiny_train(dir: &Path, run: &Path) -> Command {
+    train_command(&dir.join("tiny.toml"), TINY, run)
 }
 
 /// (loss, test accuracy, corrections) of each epoch in a run's `metrics.json`.
@@ -49,12 +42,7 @@ fn curve(run: &Path) -> Vec<(f64, f64, u64)> {
 fn a_run_writes_every_output_and_resumes_after_sigkill_identically() {
     let tmp = tempfile::tempdir().unwrap();
     let whole = tmp.path().join("whole");
-    let out = train(tmp.path(), &["--out", whole.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    success(&tiny_train(tmp.path(), &whole).output().unwrap());
     for file in [
         "config.toml",
         "metrics.json",
@@ -75,14 +63,8 @@ fn a_run_writes_every_output_and_resumes_after_sigkill_identically() {
 
     // The same run, killed with SIGKILL as soon as its first checkpoint exists.
     let killed = tmp.path().join("killed");
-    std::fs::write(tmp.path().join("tiny.toml"), TINY).unwrap();
-    let mut child = afcn()
-        .arg("train")
-        .arg("--config")
-        .arg(tmp.path().join("tiny.toml"))
-        .arg("--out")
-        .arg(&killed)
-        .stderr(std::process::Stdio::null())
+    let mut child = tiny_train(tmp.path(), &killed)
+        .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let start = Instant::now();
@@ -94,17 +76,7 @@ fn a_run_writes_every_output_and_resumes_after_sigkill_identically() {
     child.wait().unwrap();
     assert!(!killed.join("COMPLETE").exists());
 
-    let resumed = afcn()
-        .arg("train")
-        .arg("--resume")
-        .arg(&killed)
-        .output()
-        .unwrap();
-    assert!(
-        resumed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&resumed.stderr)
-    );
+    success(&resume(&killed));
     assert!(killed.join("COMPLETE").exists());
     assert_eq!(curve(&killed), expected, "the resumed run diverged");
 }
@@ -116,9 +88,7 @@ fn an_existing_run_is_not_overwritten() {
     std::fs::create_dir(&run).unwrap();
     std::fs::write(run.join("latest"), "checkpoint-0000").unwrap();
     std::fs::create_dir(run.join("checkpoint-0000")).unwrap();
-    let out = train(tmp.path(), &["--out", run.to_str().unwrap()]);
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = failure(&tiny_train(tmp.path(), &run).output().unwrap());
     assert!(stderr.contains("--resume"), "{stderr}");
 }
 
@@ -130,19 +100,12 @@ fn bad_configuration_values_are_named_errors() {
         ("[afcn]\nbeta = 2.0\n", "beta"),
         ("batch_size = 0\n", "batch_size"),
     ] {
-        let config = tmp.path().join("bad.toml");
-        std::fs::write(&config, text).unwrap();
-        let out = afcn()
-            .arg("train")
-            .arg("--config")
-            .arg(&config)
-            .arg("--out")
-            .arg(tmp.path().join("never"))
+        let never = tmp.path().join("never");
+        let out = train_command(&tmp.path().join("bad.toml"), text, &never)
             .output()
             .unwrap();
-        assert!(!out.status.success());
-        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stderr = failure(&out);
         assert!(stderr.contains(expected), "{text}: {stderr}");
-        assert!(!tmp.path().join("never").exists());
+        assert!(!never.exists());
     }
 }
