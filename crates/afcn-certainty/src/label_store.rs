@@ -90,6 +90,11 @@ impl LabelStore {
         &self.current
     }
 
+    /// The clean labels, when they were given ([`LabelStore::with_clean_labels`]).
+    pub fn clean(&self) -> Option<&[usize]> {
+        self.clean.as_deref()
+    }
+
     /// Every label change so far, in order.
     pub fn changes(&self) -> &[LabelChange] {
         &self.changes

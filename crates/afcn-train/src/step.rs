@@ -31,8 +31,6 @@ pub struct StepOutput<B: AutodiffBackend> {
     pub auxiliary: Tensor<B, 1>,
     /// View 1's logits, detached. Shape `[N, C]`.
     pub logits: Tensor<B::InnerBackend, 2>,
-    /// The labels the step trained on, detached. Shape `[N]`.
-    pub labels: Tensor<B::InnerBackend, 1, Int>,
     /// Number of label changes the step made.
     pub corrections: usize,
 }
@@ -150,7 +148,7 @@ impl Step<'_> {
                     let labels = self.labels.labels_tensor::<B>(indices, device)?;
                     let eac = config.eac.loss(
                         view_1.logits.clone(),
-                        labels.clone(),
+                        labels,
                         view_1.features,
                         view_2.features,
                         head_weight,
@@ -160,7 +158,6 @@ impl Step<'_> {
                         cross_entropy: eac.cross_entropy,
                         auxiliary: eac.consistency,
                         logits: view_1.logits.inner(),
-                        labels: labels.inner(),
                         corrections: 0,
                     })
                 }
@@ -179,13 +176,12 @@ impl Step<'_> {
             Method::Baseline => {
                 let labels = self.labels.labels_tensor::<B>(indices, device)?;
                 let logits = forward.logits;
-                let ce = cross_entropy_per_sample(logits.clone(), labels.clone()).mean();
+                let ce = cross_entropy_per_sample(logits.clone(), labels).mean();
                 Ok(StepOutput {
                     loss: ce.clone(),
                     auxiliary: ce.zeros_like(),
                     cross_entropy: ce,
                     logits: logits.inner(),
-                    labels: labels.inner(),
                     corrections: 0,
                 })
             }
@@ -204,14 +200,13 @@ impl Step<'_> {
                 };
                 let labels = self.labels.labels_tensor::<B>(indices, device)?;
                 let scaled = importance_scaled_logits(logits.clone(), importance.clone());
-                let ce = cross_entropy_per_sample(scaled, labels.clone()).mean();
+                let ce = cross_entropy_per_sample(scaled, labels).mean();
                 let rank = config.scn.rank_regularisation(importance);
                 Ok(StepOutput {
                     loss: ce.clone() + rank.clone(),
                     cross_entropy: ce,
                     auxiliary: rank,
                     logits: logits.inner(),
-                    labels: labels.inner(),
                     corrections,
                 })
             }
@@ -227,13 +222,12 @@ impl Step<'_> {
                 let partners = partners::<B>(n, config.seed, epoch, indices, device);
                 let mixed = mix_features(pooled, uncertainty, partners.clone());
                 let mixed_logits = model.backbone.fc.forward(mixed.features);
-                let loss = add_up_loss(mixed_logits, labels.clone(), partners);
+                let loss = add_up_loss(mixed_logits, labels, partners);
                 Ok(StepOutput {
                     cross_entropy: loss.clone(),
                     auxiliary: loss.zeros_like(),
                     loss,
                     logits: forward.logits.inner(),
-                    labels: labels.inner(),
                     corrections: 0,
                 })
             }
@@ -260,7 +254,6 @@ impl Step<'_> {
             cross_entropy: out.weighted_cross_entropy,
             auxiliary: out.consistency,
             logits,
-            labels: out.labels.inner(),
             corrections: out.changes.len(),
         })
     }

@@ -13,7 +13,7 @@ use burn::{
         decay::WeightDecayConfig,
     },
     record::{FullPrecisionSettings, NamedMpkFileRecorder},
-    tensor::{ElementConversion, backend::AutodiffBackend, backend::Backend},
+    tensor::{Tensor, backend::AutodiffBackend, backend::Backend},
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
@@ -54,8 +54,6 @@ pub struct Trainer<B: AutodiffBackend> {
     data: RunData,
     state: TrainerState,
     class_names: Vec<String>,
-    /// The clean label of every training sample.
-    clean: Vec<usize>,
 }
 
 fn recorder() -> NamedMpkFileRecorder<FullPrecisionSettings> {
@@ -76,7 +74,7 @@ impl<B: AutodiffBackend> Trainer<B> {
             eprintln!("{report}");
             model.backbone = backbone;
         }
-        let (labels, clean) = label_store(&data.train)?;
+        let labels = label_store(&data.train)?;
         let objective = AfcnObjective::new(config.afcn)?;
         Ok(Self {
             optimizer: optimizer(&config),
@@ -87,7 +85,6 @@ impl<B: AutodiffBackend> Trainer<B> {
                 labels,
             },
             class_names,
-            clean,
             config,
             device,
             model,
@@ -199,7 +196,6 @@ impl<B: AutodiffBackend> Trainer<B> {
         let (mut loss_sum, mut ce_sum, mut aux_sum) = (0.0, 0.0, 0.0);
         let (mut correct, mut clean_correct, mut seen, mut corrections) = (0u64, 0u64, 0u64, 0);
         let mut skipped = 0;
-        let clean = &self.clean;
         for (b, indices) in batches.iter().enumerate() {
             let mut step = Step {
                 config,
@@ -207,7 +203,23 @@ impl<B: AutodiffBackend> Trainer<B> {
                 labels: &mut self.state.labels,
             };
             let out = step.run(&self.model, &self.data.train, indices, epoch, &self.device)?;
-            let loss: f64 = out.loss.clone().into_scalar().elem();
+            // Two reads from the device per step: the loss and its parts here (the finite
+            // check must come before the update), the predictions after it.
+            let parts: Vec<f64> = Tensor::cat(
+                vec![
+                    out.loss.clone().inner(),
+                    out.cross_entropy.inner(),
+                    out.auxiliary.inner(),
+                ],
+                0,
+            )
+            .into_data()
+            .iter::<f32>()
+            .map(f64::from)
+            .collect();
+            let [loss, cross_entropy, auxiliary] = parts[..] else {
+                anyhow::bail!("a step's loss, cross-entropy and auxiliary term are 3 scalars")
+            };
             if !loss.is_finite() {
                 anyhow::ensure!(
                     config.skip_nonfinite,
@@ -222,19 +234,19 @@ impl<B: AutodiffBackend> Trainer<B> {
             let grads = GradientsParams::from_grads(out.loss.backward(), &self.model);
             self.model = self.optimizer.step(lr, self.model.clone(), grads);
 
-            let predicted = out.logits.argmax(1).flatten::<1>(0, 1);
-            let hits = predicted.clone().equal(out.labels).int().sum();
-            correct += hits.into_scalar().elem::<i64>() as u64;
-            let predicted: Vec<i64> = predicted.into_data().iter::<i64>().collect();
-            clean_correct += predicted
-                .iter()
-                .zip(indices.iter())
-                .filter(|&(&p, &i)| p as usize == clean[i])
-                .count() as u64;
+            let predicted: Vec<i64> = out.logits.argmax(1).into_data().iter::<i64>().collect();
+            // The step has applied its corrections: the current labels are the ones it
+            // trained on.
+            let labels = &self.state.labels;
+            let (current, clean) = (labels.current(), clean_labels(labels));
+            for (&p, &i) in predicted.iter().zip(indices.iter()) {
+                correct += u64::from(p as usize == current[i]);
+                clean_correct += u64::from(p as usize == clean[i]);
+            }
             seen += indices.len() as u64;
             loss_sum += loss;
-            ce_sum += out.cross_entropy.into_scalar().elem::<f64>();
-            aux_sum += out.auxiliary.into_scalar().elem::<f64>();
+            ce_sum += cross_entropy;
+            aux_sum += auxiliary;
             corrections += out.corrections;
             bar.set_message(format!("loss {:.4}", loss_sum / (b + 1) as f64));
             bar.inc(1);
@@ -244,7 +256,11 @@ impl<B: AutodiffBackend> Trainer<B> {
         let steps = (batches.len() - skipped).max(1) as f64;
         let quality = self.state.labels.quality();
         let current = self.state.labels.current();
-        let noisy = current.iter().zip(clean).filter(|(a, b)| a != b).count();
+        let noisy = current
+            .iter()
+            .zip(clean_labels(&self.state.labels))
+            .filter(|(a, b)| a != b)
+            .count();
         Ok(EpochMetrics {
             epoch,
             lr,
@@ -299,8 +315,8 @@ pub fn evaluate<B: Backend>(
     Ok(confusion)
 }
 
-/// The label store of a training split (its given labels) and the clean labels beside them.
-fn label_store(train: &SharedDataset) -> anyhow::Result<(LabelStore, Vec<usize>)> {
+/// The label store of a training split: its given labels, with the clean labels beside them.
+fn label_store(train: &SharedDataset) -> anyhow::Result<LabelStore> {
     let mut given = Vec::with_capacity(train.len());
     let mut clean = Vec::with_capacity(train.len());
     for index in 0..train.len() {
@@ -308,9 +324,13 @@ fn label_store(train: &SharedDataset) -> anyhow::Result<(LabelStore, Vec<usize>)
         given.push(annotation.label);
         clean.push(annotation.clean_label);
     }
-    let store =
-        LabelStore::new(given, train.class_names().len())?.with_clean_labels(clean.clone())?;
-    Ok((store, clean))
+    Ok(LabelStore::new(given, train.class_names().len())?.with_clean_labels(clean)?)
+}
+
+/// The clean labels of a store built by [`label_store`] (which always adds them; the given
+/// labels stand in for a store without them).
+fn clean_labels(store: &LabelStore) -> &[usize] {
+    store.clean().unwrap_or(store.given())
 }
 
 /// The optimizer `config` asks for (the learning rate is given at each step).
