@@ -49,38 +49,48 @@ fn batch_statistics<B: Backend>(bn: &BatchNorm<B>, x: Tensor<B, 3>) -> Tensor<B,
         .square()
         .sum_dim(2)
         .sum_dim(0)
-        .div_scalar(count);
+        .div_scalar(count)
+        .reshape([c]);
 
-    let momentum = bn.momentum;
     let unbiased = count / (count - 1.0).max(1.0);
-    let running_mean = bn.running_mean.value_sync().to_device(&mean.device());
-    let running_var = bn.running_var.value_sync().to_device(&mean.device());
-    bn.running_mean.update(
-        running_mean.mul_scalar(1.0 - momentum) + mean.detach().reshape([c]).mul_scalar(momentum),
-    );
-    bn.running_var.update(
-        running_var.mul_scalar(1.0 - momentum)
-            + var
-                .clone()
-                .detach()
-                .reshape([c])
-                .mul_scalar(momentum * unbiased),
-    );
+    let device = var.device();
+    let moved = |running: Tensor<B, 1>, batch: Tensor<B, 1>| {
+        running.to_device(&device).mul_scalar(1.0 - bn.momentum)
+            + batch.detach().mul_scalar(bn.momentum)
+    };
+    bn.running_mean
+        .update(moved(bn.running_mean.value_sync(), mean.reshape([c])));
+    bn.running_var.update(moved(
+        bn.running_var.value_sync(),
+        var.clone().mul_scalar(unbiased),
+    ));
 
-    let scale = bn.gamma.val().reshape([1, c, 1]) / var.add_scalar(bn.epsilon).sqrt();
-    centred * scale.repeat_dim(0, n) + bn.beta.val().reshape([1, c, 1]).repeat_dim(0, n)
+    let scale = bn.gamma.val() / var.add_scalar(bn.epsilon).sqrt();
+    per_channel_affine(centred, scale, bn.beta.val())
 }
 
 /// Eval mode on `[N, C, L]`: the running statistics and the affine parameters folded into one
 /// per-channel scale and shift.
 fn running_statistics<B: Backend>(bn: &BatchNorm<B>, x: Tensor<B, 3>) -> Tensor<B, 3> {
-    let [n, c, _] = x.dims();
     let device = x.device();
     let mean = bn.running_mean.value().to_device(&device);
     let var = bn.running_var.value().to_device(&device);
     let scale = bn.gamma.val() / var.add_scalar(bn.epsilon).sqrt();
     let shift = bn.beta.val() - mean * scale.clone();
-    x * scale.reshape([1, c, 1]).repeat_dim(0, n) + shift.reshape([1, c, 1]).repeat_dim(0, n)
+    per_channel_affine(x, scale, shift)
+}
+
+/// `x * scale + shift` with one `[C]` scale and shift per channel of `[N, C, L]`, each
+/// repeated to `[N, C, 1]`: a broadcast along the last axis only, which flex runs on its SIMD
+/// path (a `[1, C, 1]` operand would not be).
+fn per_channel_affine<B: Backend>(
+    x: Tensor<B, 3>,
+    scale: Tensor<B, 1>,
+    shift: Tensor<B, 1>,
+) -> Tensor<B, 3> {
+    let [n, c, _] = x.dims();
+    let column = |values: Tensor<B, 1>| values.reshape([1, c, 1]).repeat_dim(0, n);
+    x * column(scale) + column(shift)
 }
 
 #[cfg(test)]
