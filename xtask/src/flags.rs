@@ -83,7 +83,7 @@ pub struct GpuCheckFlags {
 }
 
 /// Flags of `cargo xtask reproduce`.
-#[derive(Debug, clap::Args)]
+#[derive(Clone, Debug, clap::Args)]
 pub struct ReproduceFlags {
     /// The dataset (`synthfer`, `rafdb`, `ferplus`, `affectnet`, `folder`).
     #[arg(long, default_value = "synthfer")]
@@ -94,13 +94,9 @@ pub struct ReproduceFlags {
     /// Noise rates, comma-separated (default 0.1,0.2,0.3; 0.3 for --ablation and --grid).
     #[arg(long, value_delimiter = ',')]
     pub noise: Option<Vec<f64>>,
-    /// Methods of the comparison, comma-separated.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "baseline,scn,rul,eac,afcn"
-    )]
-    pub methods: Vec<String>,
+    /// Methods of the comparison, comma-separated (default: every method of `afcn methods`).
+    #[arg(long, value_delimiter = ',')]
+    pub methods: Option<Vec<String>>,
     /// Seeds per cell (0, 1, ... N-1).
     #[arg(long, default_value_t = 3)]
     pub seeds: usize,
@@ -111,7 +107,7 @@ pub struct ReproduceFlags {
     #[arg(long)]
     pub grid: bool,
     /// A base `afcn train` config file for every run (e.g. smaller SynthFER splits); the
-    /// ablation and the grid add their `[afcn]` keys to it, so it must not set those.
+    /// ablation and the grid add their `[methods.afcn]` keys to it, so it must not set those.
     #[arg(long)]
     pub config: Option<PathBuf>,
     /// Epochs per run (default: the preset's).

@@ -28,7 +28,10 @@ use crate::{
     process::{afcn, backend_feature, run},
 };
 
-/// The five switches of AFCN's ablation, as named in the `[afcn]` section of a config.
+/// The section of AFCN's keys in an `afcn train` config file.
+pub const AFCN_SECTION: &str = "[methods.afcn]";
+
+/// The five switches of AFCN's ablation, as named in the `[methods.afcn]` section of a config.
 pub const SWITCHES: [&str; 5] = [
     "label_correction",
     "certainty_weighting",
@@ -56,7 +59,7 @@ pub struct Cell {
     pub noise: f64,
     /// The run's seed.
     pub seed: u64,
-    /// The `[afcn]` keys of the generated config file (`None`: no config file).
+    /// The `[methods.afcn]` keys of the generated config file (`None`: no config file).
     pub afcn: Option<String>,
     /// The run directory, relative to `--out`.
     pub dir: String,
@@ -124,7 +127,7 @@ pub fn plan(flags: &ReproduceFlags) -> Vec<Cell> {
                     );
                 }
             } else {
-                for method in &flags.methods {
+                for method in flags.methods.iter().flatten() {
                     push(
                         String::new(),
                         method.clone(),
@@ -266,21 +269,23 @@ pub fn final_accuracy(run_dir: &Path) -> anyhow::Result<f64> {
         .with_context(|| format!("{}: no epoch with a test_accuracy", path.display()))
 }
 
-/// The config text `base` with `keys` added to its `[afcn]` table (created at the end when
-/// `base` has none).
+/// The config text `base` with `keys` added to its `[methods.afcn]` table (created at the end
+/// when `base` has none).
 pub fn with_afcn_keys(base: &str, keys: &str) -> String {
     let mut out = String::with_capacity(base.len() + keys.len() + 8);
     let mut added = false;
     for line in base.lines() {
         out.push_str(line);
         out.push('\n');
-        if !added && line.trim() == "[afcn]" {
+        if !added && line.trim() == AFCN_SECTION {
             out.push_str(keys);
             added = true;
         }
     }
     if !added {
-        out.push_str("\n[afcn]\n");
+        out.push('\n');
+        out.push_str(AFCN_SECTION);
+        out.push('\n');
         out.push_str(keys);
     }
     out
@@ -361,13 +366,43 @@ fn train_cell(
     Ok(run(&mut command)?.success && dir.join("COMPLETE").exists())
 }
 
+/// The method names of `afcn methods --names`, in the order of the paper's tables.
+fn method_names() -> anyhow::Result<Vec<String>> {
+    let mut command = afcn(&[]);
+    command.args(["methods", "--names"]);
+    let output = command
+        .output()
+        .with_context(|| format!("starting {command:?}"))?;
+    if !output.status.success() {
+        bail!(
+            "{command:?} failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    Ok(String::from_utf8(output.stdout)
+        .context("`afcn methods --names` printed non-UTF-8 text")?
+        .lines()
+        .map(str::to_owned)
+        .collect())
+}
+
 /// Runs the study and writes its table to `--out/<study>.md` (and standard output).
 pub fn run_study(flags: &ReproduceFlags) -> anyhow::Result<()> {
-    for method in &flags.methods {
-        if !["baseline", "scn", "rul", "eac", "afcn"].contains(&method.as_str()) {
-            bail!("unknown method `{method}`: expected baseline, scn, rul, eac or afcn");
+    let known = method_names()?;
+    let mut flags = flags.clone();
+    match &flags.methods {
+        Some(methods) => {
+            if let Some(unknown) = methods.iter().find(|m| !known.contains(m)) {
+                bail!(
+                    "unknown method `{unknown}`: expected one of {}",
+                    known.join(", ")
+                );
+            }
         }
+        None => flags.methods = Some(known),
     }
+    let flags = &flags;
     let cells = plan(flags);
     let (name, title) = if flags.grid {
         ("grid", "AFCN: beta x lambda grid")
@@ -454,7 +489,8 @@ mod tests {
 
     #[test]
     fn the_comparison_runs_every_method_noise_level_and_seed() {
-        let cells = plan(&flags(&[]));
+        // `run_study` fills the methods in from `afcn methods --names` when none are given.
+        let cells = plan(&flags(&["--methods", "baseline,scn,rul,eac,afcn"]));
         assert_eq!(cells.len(), 5 * 3 * 3);
         let first = &cells[0];
         assert_eq!(
@@ -571,20 +607,23 @@ mod tests {
 
     #[test]
     fn generated_keys_join_the_base_configs_afcn_table() {
-        assert_eq!(with_afcn_keys("", "beta = 0.1\n"), "\n[afcn]\nbeta = 0.1\n");
+        assert_eq!(
+            with_afcn_keys("", "beta = 0.1\n"),
+            "\n[methods.afcn]\nbeta = 0.1\n"
+        );
         assert_eq!(
             with_afcn_keys(
-                "epochs = 2\n[afcn]\ntau = 0.4\n[data]\nskip_bad = true",
+                "epochs = 2\n[methods.afcn]\ntau = 0.4\n[data]\nskip_bad = true",
                 "consistency = false\n"
             ),
-            "epochs = 2\n[afcn]\nconsistency = false\ntau = 0.4\n[data]\nskip_bad = true\n"
+            "epochs = 2\n[methods.afcn]\nconsistency = false\ntau = 0.4\n[data]\nskip_bad = true\n"
         );
         assert_eq!(
             with_afcn_keys(
                 "epochs = 2\n[data.synthfer]\ntest_size = 8\n",
                 "beta = 1.0\n"
             ),
-            "epochs = 2\n[data.synthfer]\ntest_size = 8\n\n[afcn]\nbeta = 1.0\n"
+            "epochs = 2\n[data.synthfer]\ntest_size = 8\n\n[methods.afcn]\nbeta = 1.0\n"
         );
     }
 

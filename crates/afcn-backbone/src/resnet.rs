@@ -149,6 +149,12 @@ impl<B: Backend> ResNet<B> {
             .fold(x, |x, block| block.forward(x))
     }
 
+    /// The side of the feature map F for inputs of side `input_side`: `ceil(input_side / 32)`
+    /// (the stem and three stages halve it, each rounding up).
+    pub fn feature_side(&self, input_side: usize) -> usize {
+        input_side.div_ceil(32)
+    }
+
     /// The head alone: global average pooling then the linear classifier, z = GAP(F) W^T + b.
     ///
     /// # Shapes
@@ -212,6 +218,11 @@ mod tests {
             let out = model.forward(Tensor::zeros([1, 3, 33, 33], &device));
             let k = arch.spec().feature_dim();
             assert_eq!(out.features.dims(), [1, k, 2, 2], "{arch}");
+            for side in [32, 33, 64, 112, 224] {
+                let map = model.features(Tensor::zeros([1, 3, side, side], &device));
+                let want = model.feature_side(side);
+                assert_eq!(map.dims()[2..], [want, want], "{arch} at {side}");
+            }
             assert_eq!(out.logits.dims(), [1, 5], "{arch}");
             assert_eq!(model.head_weight().dims(), [5, k], "{arch}");
             assert_eq!(model.config().arch, arch);

@@ -30,6 +30,18 @@ impl<B: Backend> Certainty<B> {
         Self::from_probabilities(p)
     }
 
+    /// Certainty from view 1's logits and, when given, view 2's: the two-view mean of
+    /// [`Certainty::from_two_views`], or [`Certainty::from_one_view`].
+    ///
+    /// # Shapes
+    /// - `logits_1`, `logits_2`: `[N, C]`
+    pub fn from_views(logits_1: Tensor<B, 2>, logits_2: Option<Tensor<B, 2>>) -> Self {
+        match logits_2 {
+            Some(logits_2) => Self::from_two_views(logits_1, logits_2),
+            None => Self::from_one_view(logits_1),
+        }
+    }
+
     /// Certainty from the logits of a single view.
     ///
     /// # Shapes

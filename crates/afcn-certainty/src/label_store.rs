@@ -125,13 +125,7 @@ impl LabelStore {
         indices: &[usize],
         device: &B::Device,
     ) -> Result<Tensor<B, 1, Int>, LabelStoreError> {
-        let labels: Vec<i64> = self
-            .labels_of(indices)?
-            .into_iter()
-            .map(|l| l as i64)
-            .collect();
-        let n = labels.len();
-        Ok(Tensor::from_data(TensorData::new(labels, [n]), device))
+        Ok(label_tensor(&self.labels_of(indices)?, device))
     }
 
     /// Records the latest prediction of a batch without changing labels.
@@ -329,6 +323,15 @@ fn check_labels(
         }),
         None => Ok(()),
     }
+}
+
+/// Class indices as an integer tensor on `device` (one upload).
+///
+/// # Shapes
+/// - returns `[labels.len()]`
+pub fn label_tensor<B: Backend>(labels: &[usize], device: &B::Device) -> Tensor<B, 1, Int> {
+    let values: Vec<i64> = labels.iter().map(|&l| l as i64).collect();
+    Tensor::from_data(TensorData::new(values, [labels.len()]), device)
 }
 
 #[cfg(test)]

@@ -42,7 +42,7 @@ pub use certainty::{Certainty, PROBABILITY_FLOOR, normalised_entropy, normalised
 pub use change_log::LabelChange;
 pub use correction::CorrectionRule;
 pub use error::LabelStoreError;
-pub use label_store::LabelStore;
+pub use label_store::{LabelStore, label_tensor};
 pub use quality::CorrectionQuality;
 pub use suspects::{Observation, Suspect};
 pub use weights::certainty_weights;

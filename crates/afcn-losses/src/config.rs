@@ -4,6 +4,7 @@ use afcn_certainty::CorrectionRule;
 use serde::{Deserialize, Serialize};
 
 use crate::AfcnLossError;
+use crate::error::{fraction, non_negative};
 
 /// Every knob of the AFCN objective (`docs/afcn-method.md`), with the specification's
 /// defaults, and the five ablation switches.
@@ -97,26 +98,28 @@ impl AfcnConfig {
 
     /// Checks the ranges of the numeric knobs.
     pub fn validate(&self) -> Result<(), AfcnLossError> {
-        let invalid = |knob: &'static str, value: f64, expected: &'static str| {
-            Err(AfcnLossError::InvalidConfig {
-                knob,
-                value,
-                expected,
-            })
-        };
-        if !(0.0..=1.0).contains(&self.beta) {
-            return invalid("beta", self.beta, "a value in [0, 1]");
-        }
-        if !(self.lambda >= 0.0 && self.lambda.is_finite()) {
-            return invalid("lambda", self.lambda, "a finite value >= 0");
-        }
+        fraction("beta", self.beta)?;
+        non_negative("lambda", self.lambda)?;
         if !(self.tau.is_finite() && self.tau > 0.0) {
-            return invalid("tau", self.tau, "a finite value > 0");
+            return Err(AfcnLossError::InvalidConfig {
+                knob: "tau",
+                value: self.tau,
+                expected: "a finite value > 0",
+            });
         }
-        if !(self.delta.is_finite() && self.delta >= 0.0) {
-            return invalid("delta", self.delta, "a finite value >= 0");
-        }
-        Ok(())
+        non_negative("delta", self.delta)
+    }
+
+    /// The configuration for a run of `epochs` epochs instead of `from`: warm-up and the start
+    /// of label correction keep their share of the run (and start at epoch 1 at the earliest).
+    pub fn with_epochs(mut self, from: usize, epochs: usize) -> Self {
+        let rescale = |epoch: usize| {
+            let share = epoch as f64 / from.max(1) as f64;
+            ((share * epochs as f64).round() as usize).max(1)
+        };
+        self.warmup_epochs = rescale(self.warmup_epochs);
+        self.correct_from_epoch = rescale(self.correct_from_epoch);
+        self
     }
 }
 

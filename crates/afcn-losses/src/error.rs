@@ -32,3 +32,29 @@ pub enum AfcnLossError {
     #[error(transparent)]
     Labels(#[from] LabelStoreError),
 }
+
+/// `Ok` when `value` is finite and at least 0, else the knob's [`AfcnLossError::InvalidConfig`].
+pub(crate) fn non_negative(knob: &'static str, value: f64) -> Result<(), AfcnLossError> {
+    if value >= 0.0 && value.is_finite() {
+        Ok(())
+    } else {
+        Err(AfcnLossError::InvalidConfig {
+            knob,
+            value,
+            expected: "a finite value >= 0",
+        })
+    }
+}
+
+/// `Ok` when `value` is in `[0, 1]`, else the knob's [`AfcnLossError::InvalidConfig`].
+pub(crate) fn fraction(knob: &'static str, value: f64) -> Result<(), AfcnLossError> {
+    if (0.0..=1.0).contains(&value) {
+        Ok(())
+    } else {
+        Err(AfcnLossError::InvalidConfig {
+            knob,
+            value,
+            expected: "a value in [0, 1]",
+        })
+    }
+}

@@ -1,7 +1,11 @@
-//! The AFCN objective: certainty, label correction, weighted cross-entropy, attention,
-//! fusion and fusion consistency, joined as `L = L_wce + lambda L_fc`.
+//! The AFCN objective: certainty, weighted cross-entropy, attention, fusion and fusion
+//! consistency, joined as `L = L_wce + lambda L_fc`.
+//!
+//! The objective is pure: it maps a batch's tensors and labels to a loss and its parts. Label
+//! correction, which changes per-sample state, is the caller's: it decides on the mean
+//! probabilities of [`Certainty::from_views`], in the epochs of [`AfcnConfig::corrects_in`].
 
-use afcn_certainty::{Certainty, LabelChange, LabelStore, certainty_weights};
+use afcn_certainty::{Certainty, certainty_weights};
 use afcn_gradcam::{class_activation_map, class_attention};
 use burn::tensor::{Int, Tensor, backend::Backend};
 
@@ -32,7 +36,7 @@ pub struct AfcnLoss<B: Backend> {
     pub certainty: Certainty<B>,
     /// Certainty weights `w_i` (all 1 in warm-up or with weighting off). Shape `[N]`.
     pub weights: Tensor<B, 1>,
-    /// Labels the cross-entropy used, after this step's correction. Shape `[N]`.
+    /// Labels the cross-entropy used. Shape `[N]`.
     pub labels: Tensor<B, 1, Int>,
     /// `CE(z1_i, y_i)` of each sample. Shape `[N]`.
     pub cross_entropy: Tensor<B, 1>,
@@ -44,8 +48,6 @@ pub struct AfcnLoss<B: Backend> {
     /// The detached fused map `A_f` (`None` with consistency or fusion off).
     /// Shape `[N, C, h, w]`.
     pub fused: Option<Tensor<B, 4>>,
-    /// Label changes made in this step (also logged in the label store).
-    pub changes: Vec<LabelChange>,
 }
 
 /// The AFCN objective (`docs/afcn-method.md`, sections 1 to 6) under an [`AfcnConfig`].
@@ -66,63 +68,46 @@ impl AfcnObjective {
         &self.config
     }
 
-    /// Computes the loss of one step in `epoch` (0-based) and corrects the batch's labels in
-    /// `labels`.
+    /// Computes the loss of one step in `epoch` (0-based) against `labels`, the batch's
+    /// labels after any correction of this step (see the module's documentation).
     ///
     /// In order: the mean prediction and certainty (of both views, or of view 1 alone when
-    /// `view_2` is `None`), the certainty weights, label correction of the samples `indices`
-    /// (their current labels are read from `labels` and the cross-entropy uses the corrected
-    /// ones), the certainty-weighted cross-entropy of view 1, then, when consistency is on,
-    /// the class attention of both views (Grad-CAM closed form from `afcn_gradcam`, or the raw
-    /// CAM), view 2's flipped back, and the fusion consistency term.
-    ///
-    /// Host transfers: the batch's labels are uploaded once; in epochs where labels are
-    /// corrected, the `[N, C]` mean probabilities are read back once (the only device-to-host
-    /// transfer, see [`LabelStore::correct_batch`]). Nothing else leaves the device.
+    /// `view_2` is `None`), the certainty weights, the certainty-weighted cross-entropy of
+    /// view 1, then, when consistency is on, the class attention of both views (Grad-CAM
+    /// closed form from `afcn_gradcam`, or the raw CAM), view 2's flipped back, and the fusion
+    /// consistency term. Nothing leaves the device.
     ///
     /// # Shapes
     /// - `view_1.logits`, `view_2.logits`: `[N, C]`
     /// - `view_1.features`, `view_2.features`: `[N, K, h, w]`
     /// - `head_weight`: `[C, K]`, the linear head's weight in `[out, in]` layout (Burn's
     ///   `Linear` stores `[in, out]`: pass `weight.val().transpose()`); detached here
-    /// - `indices`: `N` sample indices into `labels`
+    /// - `labels`: `[N]`, class indices below `C`
     pub fn forward<B: Backend>(
         &self,
         view_1: ViewOutput<B>,
         view_2: Option<ViewOutput<B>>,
         head_weight: Tensor<B, 2>,
-        indices: &[usize],
-        labels: &mut LabelStore,
+        labels: Tensor<B, 1, Int>,
         epoch: usize,
     ) -> Result<AfcnLoss<B>, AfcnLossError> {
         let config = &self.config;
-        check_batch(&view_1, view_2.as_ref(), &head_weight, indices, labels)?;
+        check_batch(&view_1, view_2.as_ref(), &head_weight, &labels)?;
         if config.consistency && view_2.is_none() {
             return Err(AfcnLossError::MissingSecondView);
         }
         let device = view_1.logits.device();
 
-        let certainty = match &view_2 {
-            Some(v2) => Certainty::from_two_views(view_1.logits.clone(), v2.logits.clone()),
-            None => Certainty::from_one_view(view_1.logits.clone()),
-        };
+        let certainty = Certainty::from_views(
+            view_1.logits.clone(),
+            view_2.as_ref().map(|v| v.logits.clone()),
+        );
         let weights = if config.certainty_weighting {
             certainty_weights(certainty.certainty.clone(), config.in_warm_up(epoch))
         } else {
             certainty.certainty.ones_like()
         };
-
-        let changes = if config.corrects_in(epoch) {
-            labels.correct_batch(
-                epoch,
-                indices,
-                certainty.mean_probabilities.clone(),
-                &config.correction_rule(),
-            )?
-        } else {
-            Vec::new()
-        };
-        let label_tensor = labels.labels_tensor::<B>(indices, &device)?;
+        let label_tensor = labels;
 
         let cross_entropy = cross_entropy_per_sample(view_1.logits, label_tensor.clone());
         let wce = weighted_cross_entropy(cross_entropy.clone(), weights.clone());
@@ -164,18 +149,16 @@ impl AfcnObjective {
             attention_1,
             attention_2_flipped,
             fused,
-            changes,
         })
     }
 }
 
-/// Checks that the batch's tensors, indices and label store agree in size.
+/// Checks that the batch's tensors and labels agree in size.
 fn check_batch<B: Backend>(
     view_1: &ViewOutput<B>,
     view_2: Option<&ViewOutput<B>>,
     head_weight: &Tensor<B, 2>,
-    indices: &[usize],
-    labels: &LabelStore,
+    labels: &Tensor<B, 1, Int>,
 ) -> Result<(), AfcnLossError> {
     let mismatch = |what, got: String, expected: String| {
         Err(AfcnLossError::BatchMismatch {
@@ -186,19 +169,9 @@ fn check_batch<B: Backend>(
     };
     let [n, c] = view_1.logits.dims();
     let [fn_, k, _, _] = view_1.features.dims();
-    if indices.len() != n {
-        return mismatch(
-            "the number of sample indices",
-            indices.len().to_string(),
-            n.to_string(),
-        );
-    }
-    if c != labels.num_classes() {
-        return mismatch(
-            "the number of classes of the logits",
-            c.to_string(),
-            labels.num_classes().to_string(),
-        );
+    let [labelled] = labels.dims();
+    if labelled != n {
+        return mismatch("the number of labels", labelled.to_string(), n.to_string());
     }
     if fn_ != n {
         return mismatch(

@@ -2,8 +2,56 @@
 //! Recognition"): uncertainty-weighted feature mixing and the add-up loss.
 
 use burn::tensor::{Int, Tensor, backend::Backend};
+use serde::{Deserialize, Serialize};
 
+use crate::AfcnLossError;
 use crate::cross_entropy::cross_entropy_per_sample;
+use crate::error::fraction;
+
+/// Knobs of RUL's two branches, with the official code's values.
+///
+/// Each branch (mean and log variance) is `BatchNorm2d` without affine parameters, dropout,
+/// a linear map of the flattened last feature map to `embedding_dim`, and `BatchNorm1d`; the
+/// classifier reads the (mixed) mean embedding.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RulConfig {
+    /// Width of the mean and log-variance embeddings. Default 64.
+    pub embedding_dim: usize,
+    /// Dropout probability before each branch's linear map. Default 0.4.
+    pub dropout: f64,
+}
+
+impl Default for RulConfig {
+    fn default() -> Self {
+        Self {
+            embedding_dim: 64,
+            dropout: 0.4,
+        }
+    }
+}
+
+impl RulConfig {
+    /// Checks that the embedding is at least 1 wide and the dropout a probability below 1.
+    pub fn validate(&self) -> Result<(), AfcnLossError> {
+        if self.embedding_dim == 0 {
+            return Err(AfcnLossError::InvalidConfig {
+                knob: "embedding_dim",
+                value: 0.0,
+                expected: "at least 1",
+            });
+        }
+        fraction("dropout", self.dropout)?;
+        if self.dropout == 1.0 {
+            return Err(AfcnLossError::InvalidConfig {
+                knob: "dropout",
+                value: 1.0,
+                expected: "a probability below 1",
+            });
+        }
+        Ok(())
+    }
+}
 
 /// Each sample's uncertainty `u_i = mean_d exp(log_var_id)` from the log-variance head.
 ///
@@ -30,7 +78,7 @@ pub struct RulMix<B: Backend> {
 /// permutation drawn by the caller.
 ///
 /// # Shapes
-/// - `features`: `[N, D]` (the mean head's output); `uncertainty`: `[N]`, positive
+/// - `features`: `[N, D]` (the mean branch's embedding); `uncertainty`: `[N]`, positive
 /// - `partners`: `[N]`, indices into the batch
 pub fn mix_features<B: Backend>(
     features: Tensor<B, 2>,

@@ -5,6 +5,9 @@ use afcn_certainty::CorrectionRule;
 use burn::tensor::{Tensor, activation::relu, backend::Backend};
 use serde::{Deserialize, Serialize};
 
+use crate::AfcnLossError;
+use crate::error::{fraction, non_negative};
+
 /// Knobs of SCN, with SCN's defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -32,6 +35,13 @@ impl Default for ScnConfig {
 }
 
 impl ScnConfig {
+    /// Checks the margins (finite, non-negative) and the high group's share (in `[0, 1]`).
+    pub fn validate(&self) -> Result<(), AfcnLossError> {
+        non_negative("rank_margin", self.rank_margin)?;
+        non_negative("relabel_margin", self.relabel_margin)?;
+        fraction("high_ratio", self.high_ratio)
+    }
+
     /// SCN's relabelling as a [`CorrectionRule`]: `tau = 1` makes every label that another
     /// class can beat by a margin uncertain, so only `p_max - p_label > delta` decides.
     pub fn relabel_rule(&self) -> CorrectionRule {

@@ -1,6 +1,6 @@
 //! Conformance with the float64 numpy reference of the specification
-//! (`fixtures/afcn-loss-cases.json`, made by `fixtures/afcn_reference.py`): all seven cases,
-//! every intermediate, in f32.
+//! (`fixtures/afcn-loss-cases.json`, made by `fixtures/afcn_reference.py`): all eight cases
+//! (seven of two views, one of view 1 alone), every intermediate, in f32.
 //!
 //! Tolerance: `|got - want| <= 1e-5 |want| + 1e-7`. The absolute floor 1e-7 (about one f32
 //! ulp at 1) covers entries near zero: attention values of order 1e-4 come out of a sum over
@@ -9,7 +9,7 @@
 //! attention entries and one cross-entropy) is within 8e-8 absolute, and the largest absolute
 //! error anywhere is 1.9e-7 (on a raw CAM value of 1.64, 1.1e-7 relative).
 
-use afcn_certainty::LabelStore;
+use afcn_certainty::{Certainty, LabelStore};
 use afcn_losses::{AfcnConfig, AfcnObjective, ViewOutput};
 use burn::backend::Flex;
 use burn::tensor::{Tensor, TensorData};
@@ -40,9 +40,10 @@ struct Case {
 #[derive(Deserialize)]
 struct Inputs {
     logits_1: Value,
-    logits_2: Value,
+    /// Absent in the one-view case.
+    logits_2: Option<Value>,
     features_1: Value,
-    features_2: Value,
+    features_2: Option<Value>,
     head_weight: Value,
     labels: Vec<usize>,
 }
@@ -120,10 +121,14 @@ fn check_optional(case: &str, what: &str, got: Option<Tensor<Flex, 4>>, want: &O
 }
 
 #[test]
-fn all_seven_reference_cases_match_in_f32() {
+fn all_eight_reference_cases_match_in_f32() {
     let text = std::fs::read_to_string(FIXTURE).expect("the fixture file is in the repository");
     let fixture: Fixture = serde_json::from_str(&text).expect("the fixture parses");
-    assert_eq!(fixture.cases.len(), 7);
+    assert_eq!(fixture.cases.len(), 8);
+    assert!(
+        fixture.cases.iter().any(|c| c.inputs.logits_2.is_none()),
+        "the one-view case is there"
+    );
     for case in fixture.cases {
         let name = case.name.as_str();
         let inputs = &case.inputs;
@@ -131,9 +136,13 @@ fn all_seven_reference_cases_match_in_f32() {
             logits: tensor(&inputs.logits_1),
             features: tensor(&inputs.features_1),
         };
-        let view_2 = ViewOutput {
-            logits: tensor(&inputs.logits_2),
-            features: tensor(&inputs.features_2),
+        let view_2 = match (&inputs.logits_2, &inputs.features_2) {
+            (Some(logits), Some(features)) => Some(ViewOutput {
+                logits: tensor(logits),
+                features: tensor(features),
+            }),
+            (None, None) => None,
+            _ => panic!("{name}: view 2 has logits or features, not both"),
         };
         let head_weight: Tensor<Flex, 2> = tensor(&inputs.head_weight);
         let [_, classes] = view_1.logits.dims();
@@ -141,15 +150,25 @@ fn all_seven_reference_cases_match_in_f32() {
         let indices: Vec<usize> = (0..inputs.labels.len()).collect();
 
         let objective = AfcnObjective::new(case.config).unwrap();
+        let certainty = Certainty::from_views(
+            view_1.logits.clone(),
+            view_2.as_ref().map(|v| v.logits.clone()),
+        );
+        let changes = if case.config.corrects_in(case.epoch) {
+            store
+                .correct_batch(
+                    case.epoch,
+                    &indices,
+                    certainty.mean_probabilities,
+                    &case.config.correction_rule(),
+                )
+                .unwrap()
+        } else {
+            Vec::new()
+        };
+        let labels = store.labels_tensor(&indices, &Default::default()).unwrap();
         let out = objective
-            .forward(
-                view_1,
-                Some(view_2),
-                head_weight,
-                &indices,
-                &mut store,
-                case.epoch,
-            )
+            .forward(view_1, view_2, head_weight, labels, case.epoch)
             .unwrap();
 
         let want = &case.expected;
@@ -181,7 +200,7 @@ fn all_seven_reference_cases_match_in_f32() {
             .iter()
             .zip(&inputs.labels)
             .filter(|(a, b)| a != b);
-        assert_eq!(out.changes.len(), changed.count(), "{name}: logged changes");
+        assert_eq!(changes.len(), changed.count(), "{name}: logged changes");
         check(
             name,
             "ce_per_sample",

@@ -1,10 +1,9 @@
 //! Where the AFCN objective sends gradients (Autodiff<Flex>): the fused target is detached,
 //! certainty is detached, and with fusion off both views are pulled towards each other.
 
-use afcn_certainty::LabelStore;
 use afcn_losses::{AfcnConfig, AfcnObjective, ViewOutput};
 use burn::backend::{Autodiff, Flex};
-use burn::tensor::{Distribution, Tensor};
+use burn::tensor::{Distribution, Int, Tensor};
 
 type Ad = Autodiff<Flex>;
 
@@ -46,7 +45,7 @@ fn backward(
     <Ad as burn::tensor::backend::AutodiffBackend>::Gradients,
 ) {
     let l = leaves();
-    let mut store = LabelStore::new(vec![0, 1, 2, 3], 5).unwrap();
+    let labels = Tensor::<Ad, 1, Int>::from_data([0, 1, 2, 3], &Default::default());
     let out = AfcnObjective::new(config)
         .unwrap()
         .forward(
@@ -59,8 +58,7 @@ fn backward(
                 features: l.features_2.clone(),
             }),
             l.head_weight.clone(),
-            &[0, 1, 2, 3],
-            &mut store,
+            labels,
             5,
         )
         .unwrap();

@@ -1,10 +1,9 @@
 //! Invariants of the losses: a finite objective at extreme logits, flipping twice is the
 //! identity.
 
-use afcn_certainty::LabelStore;
 use afcn_losses::{AfcnConfig, AfcnObjective, ViewOutput, flip_width};
 use burn::backend::Flex;
-use burn::tensor::{Tensor, TensorData};
+use burn::tensor::{Int, Tensor, TensorData};
 use proptest::prelude::*;
 
 const N: usize = 4;
@@ -40,13 +39,13 @@ proptest! {
         };
         let features: Vec<f32> = (0..N * 3 * 2 * 2).map(|i| (i % 7) as f32 * 0.3).collect();
         let weight: Vec<f32> = (0..C * 3).map(|i| (i % 5) as f32 * 0.2 - 0.4).collect();
-        let mut store = LabelStore::new(labels, C).unwrap();
+        let labels: Vec<i64> = labels.into_iter().map(|l| l as i64).collect();
+        let labels = Tensor::<Flex, 1, Int>::from_data(TensorData::new(labels, [N]), &Default::default());
         let out = AfcnObjective::new(config).unwrap().forward(
             ViewOutput { logits: tensor(z1, [N, C]), features: tensor(features.clone(), [N, 3, 2, 2]) },
             Some(ViewOutput { logits: tensor(z2, [N, C]), features: tensor(features, [N, 3, 2, 2]) }),
             tensor(weight, [C, 3]),
-            &[0, 1, 2, 3],
-            &mut store,
+            labels,
             epoch,
         ).unwrap();
         let loss = out.loss.into_scalar();

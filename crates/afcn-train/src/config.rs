@@ -1,71 +1,15 @@
 //! The configuration of a training run: one TOML file with every knob, presets, and the
 //! checks that reject a bad value before any work starts.
 
-use std::{fmt, path::Path, path::PathBuf, str::FromStr};
+use std::{fmt, path::Path, path::PathBuf};
 
 use afcn_backbone::Arch;
 use afcn_data::{AugmentConfig, NoiseConfig, synthfer::SynthFerConfig};
-use afcn_losses::{AfcnConfig, EacConfig, ScnConfig};
+use afcn_losses::AfcnConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::backend::BackendKind;
-
-/// The training methods of the comparison, all in one harness.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Method {
-    /// Cross-entropy on one view (`ce` on the command line too).
-    #[value(alias = "ce")]
-    Baseline,
-    /// Self-Cure Network: importance-scaled logits, rank regularisation, relabelling.
-    Scn,
-    /// Relative Uncertainty Learning: uncertainty-weighted feature mixing.
-    Rul,
-    /// Erasing Attention Consistency: flip consistency of class activation maps.
-    Eac,
-    /// Attention-based Fusion Consistency Network (this project's method).
-    #[default]
-    Afcn,
-}
-
-impl Method {
-    /// All methods, in the order of the paper's tables.
-    pub const ALL: [Method; 5] = [
-        Method::Baseline,
-        Method::Scn,
-        Method::Rul,
-        Method::Eac,
-        Method::Afcn,
-    ];
-
-    /// The method's name on the command line and in reports.
-    pub fn name(self) -> &'static str {
-        match self {
-            Method::Baseline => "baseline",
-            Method::Scn => "scn",
-            Method::Rul => "rul",
-            Method::Eac => "eac",
-            Method::Afcn => "afcn",
-        }
-    }
-
-    /// Whether a step sees two views of each image (the image and its mirror).
-    pub fn two_views(self, afcn: &AfcnConfig) -> bool {
-        match self {
-            Method::Eac => true,
-            Method::Afcn => afcn.consistency,
-            Method::Baseline | Method::Scn | Method::Rul => false,
-        }
-    }
-}
-
-impl fmt::Display for Method {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+use crate::methods::{InvalidSection, MethodConfigs, MethodKind};
 
 /// The datasets a run can train on.
 #[derive(
@@ -156,7 +100,7 @@ impl Default for OptimConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct TrainConfig {
     /// The method to train. Default: `afcn`.
-    pub method: Method,
+    pub method: MethodKind,
     /// The compute backend. Default: `cpu`.
     pub backend: BackendKind,
     /// The run's seed: weights, shuffling, augmentation (label noise has its own seed in
@@ -176,12 +120,9 @@ pub struct TrainConfig {
     pub data: DataConfig,
     /// The training transform (its `image_size` is the network input side).
     pub augment: AugmentConfig,
-    /// The AFCN objective.
-    pub afcn: AfcnConfig,
-    /// The EAC baseline.
-    pub eac: EacConfig,
-    /// The SCN baseline.
-    pub scn: ScnConfig,
+    /// Every method's section (`[methods.afcn]`, `[methods.scn]`, ...); the run uses the one
+    /// of `method`.
+    pub methods: MethodConfigs,
     /// Test images whose Grad-CAM overlays go into the run directory. Default: 4.
     pub overlays: usize,
     /// Skip a batch whose loss is NaN or infinite (no optimizer step; counted in the epoch's
@@ -216,7 +157,7 @@ impl Preset {
     pub fn config(self) -> TrainConfig {
         match self {
             Preset::Paper => TrainConfig {
-                method: Method::Afcn,
+                method: MethodKind::Afcn,
                 backend: BackendKind::Cpu,
                 seed: 0,
                 epochs: 60,
@@ -229,9 +170,10 @@ impl Preset {
                     ..DataConfig::default()
                 },
                 augment: AugmentConfig::default(),
-                afcn: AfcnConfig::for_epochs(60),
-                eac: EacConfig::default(),
-                scn: ScnConfig::default(),
+                methods: MethodConfigs {
+                    afcn: AfcnConfig::for_epochs(60),
+                    ..MethodConfigs::default()
+                },
                 overlays: 4,
                 skip_nonfinite: false,
             },
@@ -261,10 +203,13 @@ impl Preset {
                     // one. Correcting from epoch 2 re-labelled 2710 of 4000 samples at chance
                     // precision; from epoch 8 with delta 0.2 it re-labelled 1585 in one epoch
                     // at 50% precision, with delta 0.6 464 at 90% (docs/results.md).
-                    afcn: AfcnConfig {
-                        correct_from_epoch: 8,
-                        delta: 0.6,
-                        ..AfcnConfig::for_epochs(epochs)
+                    methods: MethodConfigs {
+                        afcn: AfcnConfig {
+                            correct_from_epoch: 8,
+                            delta: 0.6,
+                            ..AfcnConfig::for_epochs(epochs)
+                        },
+                        ..MethodConfigs::default()
                     },
                     ..Preset::Paper.config()
                 }
@@ -302,6 +247,9 @@ pub enum ConfigError {
         /// What is allowed.
         expected: &'static str,
     },
+    /// A method's section has a value outside its range.
+    #[error(transparent)]
+    Method(#[from] InvalidSection),
     /// The dataset needs a root directory.
     #[error("config: dataset `{0}` needs `data.root` (or `--root DIR`)")]
     MissingRoot(DatasetKind),
@@ -336,12 +284,7 @@ impl TrainConfig {
     /// The configuration for `epochs` epochs: the epochs at which certainty weighting and
     /// label correction start keep their share of the run (at least epoch 1).
     pub fn with_epochs(mut self, epochs: usize) -> TrainConfig {
-        let rescale = |epoch: usize| {
-            let share = epoch as f64 / self.epochs.max(1) as f64;
-            ((share * epochs as f64).round() as usize).max(1)
-        };
-        self.afcn.warmup_epochs = rescale(self.afcn.warmup_epochs);
-        self.afcn.correct_from_epoch = rescale(self.afcn.correct_from_epoch);
+        self.methods = self.methods.with_epochs(self.epochs, epochs);
         self.epochs = epochs;
         self
     }
@@ -402,14 +345,10 @@ impl TrainConfig {
             ));
         }
         self.validate_augment()?;
-        self.validate_baselines()?;
+        self.methods.validate()?;
         if self.data.dataset != DatasetKind::Synthfer && self.data.root.is_none() {
             return Err(ConfigError::MissingRoot(self.data.dataset));
         }
-        self.afcn.validate().map_err(|e| ConfigError::Parse {
-            path: PathBuf::from("[afcn]"),
-            message: e.to_string(),
-        })?;
         self.data
             .synthfer
             .validate()
@@ -473,31 +412,6 @@ impl TrainConfig {
         }
         Ok(())
     }
-
-    /// Checks the EAC and SCN knobs (a NaN there would only show up as a non-finite loss).
-    fn validate_baselines(&self) -> Result<(), ConfigError> {
-        for (field, value) in [
-            ("eac.lambda", self.eac.lambda),
-            ("scn.rank_margin", self.scn.rank_margin),
-            ("scn.relabel_margin", self.scn.relabel_margin),
-        ] {
-            if !(value >= 0.0 && value.is_finite()) {
-                return Err(ConfigError::OutOfRange {
-                    field,
-                    value: value.to_string(),
-                    expected: "a finite number >= 0",
-                });
-            }
-        }
-        if !(0.0..=1.0).contains(&self.scn.high_ratio) {
-            return Err(ConfigError::OutOfRange {
-                field: "scn.high_ratio",
-                value: self.scn.high_ratio.to_string(),
-                expected: "a fraction in [0, 1]",
-            });
-        }
-        Ok(())
-    }
 }
 
 /// Recursively replaces the keys of `base` by those of `overrides`.
@@ -509,19 +423,6 @@ fn merge(base: &mut toml::Table, overrides: toml::Table) {
                 base.insert(key, value);
             }
         }
-    }
-}
-
-impl FromStr for Method {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        Method::ALL
-            .into_iter()
-            .find(|m| m.name() == s)
-            .ok_or_else(|| {
-                format!("unknown method `{s}`: expected baseline, scn, rul, eac or afcn")
-            })
     }
 }
 
@@ -543,30 +444,39 @@ mod tests {
     #[test]
     fn changing_the_epochs_keeps_the_schedule_shares() {
         let synthfer = Preset::Synthfer.config();
-        assert_eq!((synthfer.afcn.tau, synthfer.afcn.delta), (0.5, 0.6));
+        assert_eq!(
+            (synthfer.methods.afcn.tau, synthfer.methods.afcn.delta),
+            (0.5, 0.6)
+        );
         assert_eq!(
             (
-                synthfer.afcn.warmup_epochs,
-                synthfer.afcn.correct_from_epoch
+                synthfer.methods.afcn.warmup_epochs,
+                synthfer.methods.afcn.correct_from_epoch
             ),
             (2, 8)
         );
         let longer = synthfer.clone().with_epochs(24);
         assert_eq!(
-            (longer.afcn.warmup_epochs, longer.afcn.correct_from_epoch),
+            (
+                longer.methods.afcn.warmup_epochs,
+                longer.methods.afcn.correct_from_epoch
+            ),
             (4, 16)
         );
         let shortest = synthfer.with_epochs(1);
         assert_eq!(
             (
-                shortest.afcn.warmup_epochs,
-                shortest.afcn.correct_from_epoch
+                shortest.methods.afcn.warmup_epochs,
+                shortest.methods.afcn.correct_from_epoch
             ),
             (1, 1)
         );
         let paper = Preset::Paper.config().with_epochs(30);
         assert_eq!(
-            (paper.afcn.warmup_epochs, paper.afcn.correct_from_epoch),
+            (
+                paper.methods.afcn.warmup_epochs,
+                paper.methods.afcn.correct_from_epoch
+            ),
             (5, 5)
         );
     }
@@ -574,10 +484,11 @@ mod tests {
     #[test]
     fn a_file_overrides_only_the_keys_it_gives() {
         let base = Preset::Synthfer.config();
-        let config = TrainConfig::from_toml_str("epochs = 3\n[afcn]\nbeta = 0.7\n", &base).unwrap();
+        let config =
+            TrainConfig::from_toml_str("epochs = 3\n[methods.afcn]\nbeta = 0.7\n", &base).unwrap();
         assert_eq!(config.epochs, 3);
-        assert_eq!(config.afcn.beta, 0.7);
-        assert_eq!(config.afcn.lambda, base.afcn.lambda);
+        assert_eq!(config.methods.afcn.beta, 0.7);
+        assert_eq!(config.methods.afcn.lambda, base.methods.afcn.lambda);
         assert_eq!(config.arch, base.arch);
     }
 
@@ -592,8 +503,8 @@ mod tests {
         let base = Preset::Synthfer.config();
         for (text, key) in [
             ("batch_size = 0", "batch_size"),
-            ("[afcn]\nbeta = 1.5", "beta"),
-            ("[afcn]\nlambda = -1.0", "lambda"),
+            ("[methods.afcn]\nbeta = 1.5", "methods.afcn.beta"),
+            ("[methods.afcn]\nlambda = -1.0", "methods.afcn.lambda"),
             ("[data.noise]\nrate = 1.2", "data.noise.rate"),
         ] {
             let config = TrainConfig::from_toml_str(text, &base).unwrap();

@@ -1,58 +1,62 @@
-//! The network a run trains: the backbone, plus the extra heads that SCN and RUL need.
+//! The network a run trains: the backbone, plus the heads its method adds.
 
 use afcn_backbone::{Arch, ResNet, ResNetConfig};
 use burn::{
     module::Module,
-    nn::{Linear, LinearConfig},
-    tensor::{Tensor, activation::sigmoid, backend::Backend},
+    tensor::{Tensor, backend::Backend},
 };
 
-use crate::config::Method;
+use crate::methods::{FeatureShape, MethodConfigs, MethodHeads, MethodKind};
 
-/// A backbone with the method-specific heads (each present only for its method).
+/// A backbone with the heads of one method (the variant of [`MethodHeads`] is the method).
 #[derive(Module, Debug)]
 pub struct FerModel<B: Backend> {
     /// The ResNet: feature map F and logits z = GAP(F) W^T + b.
     pub backbone: ResNet<B>,
-    /// SCN's importance branch: alpha = sigmoid(linear(GAP(F))), `K -> 1`.
-    pub importance: Option<Linear<B>>,
-    /// RUL's log-variance branch on GAP(F), `K -> K`.
-    pub log_variance: Option<Linear<B>>,
+    /// The method's extra modules.
+    pub heads: MethodHeads<B>,
 }
 
 impl<B: Backend> FerModel<B> {
-    /// A freshly initialised model for `method`.
-    pub fn new(method: Method, arch: Arch, num_classes: usize, device: &B::Device) -> Self {
+    /// A freshly initialised model for `method` (configured by `configs`) with inputs of side
+    /// `image_size`, which sizes the heads that read the whole feature map.
+    pub fn new(
+        method: MethodKind,
+        configs: &MethodConfigs,
+        arch: Arch,
+        num_classes: usize,
+        image_size: usize,
+        device: &B::Device,
+    ) -> Self {
         let backbone = ResNetConfig::new()
             .with_arch(arch)
             .with_num_classes(num_classes)
             .init(device);
-        let k = backbone.feature_dim();
+        let shape = feature_shape(&backbone, image_size);
         Self {
-            importance: (method == Method::Scn).then(|| LinearConfig::new(k, 1).init(device)),
-            log_variance: (method == Method::Rul).then(|| LinearConfig::new(k, k).init(device)),
+            heads: method.heads(configs, shape, device),
             backbone,
         }
     }
 
-    /// Logits for inference: the backbone's head for every method (SCN's importance and RUL's
-    /// mixing are training-time devices).
+    /// The method's class scores for inference (SCN's importance and RUL's mixing are
+    /// training-time devices; RUL classifies its mean branch).
     ///
     /// # Shapes
     /// - `x`: `[N, 3, S, S]`
     /// - output: `[N, C]`
     pub fn logits(&self, x: Tensor<B, 4>) -> Tensor<B, 2> {
-        self.backbone.forward(x).logits
+        self.heads.logits(&self.backbone, x)
     }
+}
 
-    /// SCN's importance of each sample.
-    ///
-    /// # Shapes
-    /// - `pooled`: `[N, K]`
-    /// - output: `[N]`
-    pub fn importance(&self, pooled: Tensor<B, 2>) -> Option<Tensor<B, 1>> {
-        let [n, _] = pooled.dims();
-        let head = self.importance.as_ref()?;
-        Some(sigmoid(head.forward(pooled)).reshape([n]))
+/// The shape of `backbone`'s last feature map for inputs of side `image_size`.
+fn feature_shape<B: Backend>(backbone: &ResNet<B>, image_size: usize) -> FeatureShape {
+    let side = backbone.feature_side(image_size);
+    FeatureShape {
+        channels: backbone.feature_dim(),
+        height: side,
+        width: side,
+        classes: backbone.num_classes(),
     }
 }

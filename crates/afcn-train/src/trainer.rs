@@ -4,7 +4,6 @@
 use std::{path::Path, time::Instant};
 
 use afcn_certainty::LabelStore;
-use afcn_losses::AfcnObjective;
 use anyhow::Context;
 use burn::{
     module::{AutodiffModule, Module},
@@ -50,7 +49,6 @@ pub struct Trainer<B: AutodiffBackend> {
     device: B::Device,
     model: FerModel<B>,
     optimizer: Adamw<B>,
-    objective: AfcnObjective,
     data: RunData,
     state: TrainerState,
     class_names: Vec<String>,
@@ -65,7 +63,14 @@ impl<B: AutodiffBackend> Trainer<B> {
     pub fn new(config: TrainConfig, data: RunData, device: B::Device) -> anyhow::Result<Self> {
         let class_names = data.train.class_names().to_vec();
         B::seed(&device, config.seed);
-        let mut model = FerModel::new(config.method, config.arch, class_names.len(), &device);
+        let mut model = FerModel::new(
+            config.method,
+            &config.methods,
+            config.arch,
+            class_names.len(),
+            config.augment.image_size as usize,
+            &device,
+        );
         if let Some(weights) = &config.weights {
             let (backbone, report) = model
                 .backbone
@@ -75,10 +80,8 @@ impl<B: AutodiffBackend> Trainer<B> {
             model.backbone = backbone;
         }
         let labels = label_store(&data.train)?;
-        let objective = AfcnObjective::new(config.afcn)?;
         Ok(Self {
             optimizer: optimizer(&config),
-            objective,
             state: TrainerState {
                 next_epoch: 0,
                 history: Vec::new(),
@@ -199,7 +202,6 @@ impl<B: AutodiffBackend> Trainer<B> {
         for (b, indices) in batches.iter().enumerate() {
             let mut step = Step {
                 config,
-                objective: &self.objective,
                 labels: &mut self.state.labels,
             };
             let out = step.run(&self.model, &self.data.train, indices, epoch, &self.device)?;
@@ -235,12 +237,9 @@ impl<B: AutodiffBackend> Trainer<B> {
             self.model = self.optimizer.step(lr, self.model.clone(), grads);
 
             let predicted: Vec<i64> = out.logits.argmax(1).into_data().iter::<i64>().collect();
-            // The step has applied its corrections: the current labels are the ones it
-            // trained on.
-            let labels = &self.state.labels;
-            let (current, clean) = (labels.current(), clean_labels(labels));
-            for (&p, &i) in predicted.iter().zip(indices.iter()) {
-                correct += u64::from(p as usize == current[i]);
+            let clean = clean_labels(&self.state.labels);
+            for ((&p, &i), &label) in predicted.iter().zip(indices.iter()).zip(&out.trained_on) {
+                correct += u64::from(p as usize == label);
                 clean_correct += u64::from(p as usize == clean[i]);
             }
             seen += indices.len() as u64;

@@ -34,9 +34,11 @@ fn unknown_keys_at_any_depth_are_errors_at_their_line() {
         ("[data]\nrooot = \"/x\"", "rooot", 2),
         ("[data.noise]\nrat = 0.1", "rat", 2),
         ("[augment]\n\nflip_prob = 0.1", "flip_prob", 3),
-        ("[afcn]\nlamda = 1.0", "lamda", 2),
-        ("[eac]\nlambda_x = 1.0", "lambda_x", 2),
-        ("[scn]\nmargin_x = 1.0", "margin_x", 2),
+        ("[methods.afcn]\nlamda = 1.0", "lamda", 2),
+        ("[methods.eac]\nlambda_x = 1.0", "lambda_x", 2),
+        ("[methods.rul]\nembed = 3", "embed", 2),
+        ("[methods]\nmagic = {}", "magic", 2),
+        ("[methods.scn]\nmargin_x = 1.0", "margin_x", 2),
         ("[data.synthfer]\nsize = 9", "size", 2),
     ] {
         let err = error_naming(text, &format!("`{key}`"));
@@ -51,7 +53,7 @@ fn wrong_types_are_errors_at_their_line() {
         ("epochs = \"ten\"", "epochs"),
         ("batch_size = 1.5", "batch_size"),
         ("method = \"magic\"", "magic"),
-        ("[afcn]\nbeta = \"half\"", "beta"),
+        ("[methods.afcn]\nbeta = \"half\"", "beta"),
         ("data = 5", "data"),
         ("[augment]\nerasing_scale = [0.1]", "erasing_scale"),
         ("epochs = 3\nepochs = 4", "epochs"),
@@ -65,10 +67,10 @@ fn wrong_types_are_errors_at_their_line() {
 #[test]
 fn out_of_range_values_name_the_key_and_the_range() {
     for (text, key) in [
-        ("[afcn]\nbeta = -0.1", "beta"),
-        ("[afcn]\nbeta = nan", "beta"),
-        ("[afcn]\nlambda = -1.0", "lambda"),
-        ("[afcn]\nlambda = inf", "lambda"),
+        ("[methods.afcn]\nbeta = -0.1", "methods.afcn.beta"),
+        ("[methods.afcn]\nbeta = nan", "beta"),
+        ("[methods.afcn]\nlambda = -1.0", "lambda"),
+        ("[methods.afcn]\nlambda = inf", "lambda"),
         ("batch_size = 0", "batch_size"),
         ("batch_size = 1", "batch_size"),
         ("epochs = 0", "epochs"),
@@ -105,10 +107,12 @@ fn out_of_range_values_name_the_key_and_the_range() {
         ("[augment]\nstd = [0.0, 1.0, 1.0]", "augment.std"),
         ("[augment]\nmean = [nan, 0.0, 0.0]", "augment.mean"),
         ("[data]\ndataset = \"rafdb\"", "data.root"),
-        ("[eac]\nlambda = nan", "eac.lambda"),
-        ("[scn]\nrank_margin = -1.0", "scn.rank_margin"),
-        ("[scn]\nrelabel_margin = inf", "scn.relabel_margin"),
-        ("[scn]\nhigh_ratio = 1.5", "scn.high_ratio"),
+        ("[methods.eac]\nlambda = nan", "methods.eac.lambda"),
+        ("[methods.scn]\nrank_margin = -1.0", "methods.scn.rank_margin"),
+        ("[methods.scn]\nrelabel_margin = inf", "methods.scn.relabel_margin"),
+        ("[methods.scn]\nhigh_ratio = 1.5", "methods.scn.high_ratio"),
+        ("[methods.rul]\ndropout = 1.0", "methods.rul.dropout"),
+        ("[methods.rul]\nembedding_dim = 0", "methods.rul.embedding_dim"),
     ] {
         error_naming(text, key);
     }
@@ -123,14 +127,14 @@ fn out_of_range_values_name_the_key_and_the_range() {
 fn the_edges_of_each_range_are_accepted() {
     let base = Preset::Synthfer.config();
     for text in [
-        "[afcn]\nbeta = 0.0\nlambda = 0.0",
-        "[afcn]\nbeta = 1.0",
+        "[methods.afcn]\nbeta = 0.0\nlambda = 0.0",
+        "[methods.afcn]\nbeta = 1.0",
         "batch_size = 2\nepochs = 1",
         "[optim]\nlr_decay = 1.0\nweight_decay = 0.0",
         "[data.noise]\nrate = 1.0",
         "[augment]\nflip_p = 1.0\nerasing_p = 0.0\nnoise_std = 0.0\nerasing_scale = [1.0, 1.0]",
         "[augment]\nimage_size = 32",
-        "\u{feff}epochs = 2\r\n[afcn]\r\nbeta = 0.25\r\n",
+        "\u{feff}epochs = 2\r\n[methods.afcn]\r\nbeta = 0.25\r\n",
     ] {
         let config = TrainConfig::from_toml_str(text, &base).unwrap_or_else(|e| panic!("{e}"));
         config.validate().unwrap_or_else(|e| panic!("{text}: {e}"));

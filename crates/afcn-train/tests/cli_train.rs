@@ -97,7 +97,7 @@ fn bad_configuration_values_are_named_errors() {
     let tmp = tempfile::tempdir().unwrap();
     for (text, expected) in [
         ("epochz = 3\n", "epochz"),
-        ("[afcn]\nbeta = 2.0\n", "beta"),
+        ("[methods.afcn]\nbeta = 2.0\n", "methods.afcn.beta"),
         ("batch_size = 0\n", "batch_size"),
     ] {
         let never = tmp.path().join("never");

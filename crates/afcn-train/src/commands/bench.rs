@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 
 use afcn_backbone::Arch;
 use afcn_certainty::LabelStore;
-use afcn_losses::AfcnObjective;
 use anyhow::Context;
 use burn::{
     optim::{GradientsParams, Optimizer},
@@ -25,7 +24,8 @@ use serde::Serialize;
 
 use crate::{
     backend::{BackendKind, BackendTask, run_on},
-    config::{Method, Preset, TrainConfig},
+    config::{Preset, TrainConfig},
+    methods::MethodKind,
     model::FerModel,
     step::{self, Step},
     trainer,
@@ -38,8 +38,8 @@ pub struct Args {
     #[arg(long, value_enum, default_value_t = BackendKind::Cpu)]
     pub backend: BackendKind,
     /// The method whose step is timed (`ce` is the cross-entropy baseline).
-    #[arg(long, value_enum, default_value_t = Method::Afcn)]
-    pub method: Method,
+    #[arg(long, value_enum, default_value_t = MethodKind::Afcn)]
+    pub method: MethodKind,
     /// The backbone architecture.
     #[arg(long, default_value_t = Arch::ResNet18)]
     pub arch: Arch,
@@ -55,8 +55,8 @@ pub struct Args {
     /// Untimed steps first (allocation, autotuning, shader compilation).
     #[arg(long, default_value_t = 2)]
     pub warmup: usize,
-    /// The epoch the steps pretend to be in (it decides AFCN's warm-up and label correction);
-    /// default: the first epoch with certainty weighting and label correction both on.
+    /// The epoch the steps pretend to be in (it decides warm-up and relabelling); default:
+    /// the paper preset's last epoch, where every method's schedule has started.
     #[arg(long)]
     pub epoch: Option<usize>,
     /// Number of classes.
@@ -91,7 +91,7 @@ pub struct PhaseTimes {
 #[derive(Clone, Debug, Serialize)]
 pub struct BenchReport {
     /// The method (`baseline` is cross-entropy).
-    pub method: Method,
+    pub method: MethodKind,
     /// The backbone.
     pub arch: String,
     /// The input side in pixels.
@@ -161,16 +161,17 @@ fn config(args: &Args) -> TrainConfig {
 
 fn bench<B: AutodiffBackend>(args: &Args, device: &B::Device) -> anyhow::Result<BenchReport> {
     let config = config(args);
-    let epoch = args.epoch.unwrap_or(
-        config
-            .afcn
-            .warmup_epochs
-            .max(config.afcn.correct_from_epoch),
-    );
+    let epoch = args.epoch.unwrap_or(config.epochs - 1);
     B::seed(device, config.seed);
-    let mut model = FerModel::<B>::new(config.method, config.arch, args.classes, device);
+    let mut model = FerModel::<B>::new(
+        config.method,
+        &config.methods,
+        config.arch,
+        args.classes,
+        args.size,
+        device,
+    );
     let mut optimizer = trainer::optimizer::<B>(&config);
-    let objective = AfcnObjective::new(config.afcn)?;
     let given = (0..args.batch)
         .map(|i| (i * 5 + 3) % args.classes)
         .collect();
@@ -178,7 +179,6 @@ fn bench<B: AutodiffBackend>(args: &Args, device: &B::Device) -> anyhow::Result<
     let indices: Vec<usize> = (0..args.batch).collect();
     let mut step = Step {
         config: &config,
-        objective: &objective,
         labels: &mut labels,
     };
     let views = step.views();
@@ -201,7 +201,7 @@ fn bench<B: AutodiffBackend>(args: &Args, device: &B::Device) -> anyhow::Result<
         let mut marks = [Instant::now(); 5];
         let forward = step::forward(&model, images.clone());
         if args.phases {
-            read_scalar(forward.logits.clone());
+            read_scalar(forward.clone());
             marks[1] = Instant::now();
         }
         let out = step

@@ -18,8 +18,9 @@ use serde_json::json;
 use crate::{
     backend::{BackendKind, BackendTask, run_on},
     commands::model_args::load_model,
-    config::{DataConfig, DatasetKind, Method, Preset, TrainConfig},
+    config::{DataConfig, DatasetKind, Preset, TrainConfig},
     data::open_split,
+    methods::{MethodConfigs, MethodKind},
     metrics::ConfusionMatrix,
     model::FerModel,
     trainer::evaluate,
@@ -140,8 +141,14 @@ impl BackendTask for Eval<'_> {
                 classes.len()
             );
         }
-        let mut model =
-            FerModel::<B::InnerBackend>::new(Method::Baseline, plan.arch, found, &device);
+        let mut model = FerModel::<B::InnerBackend>::new(
+            MethodKind::Baseline,
+            &MethodConfigs::default(),
+            plan.arch,
+            found,
+            plan.size as usize,
+            &device,
+        );
         model.backbone = load_model(plan.arch, &args.weights, found, &device)?;
         let confusion = evaluate(&model, &test, plan.size, &device)?;
         Ok((confusion, classes))

@@ -11,6 +11,8 @@ pub enum Command {
     Data(data::Args),
     /// Trains a method on a dataset and writes a run directory.
     Train(train::Args),
+    /// Lists the training methods (`--method` values and `[methods.<name>]` sections).
+    Methods(methods::Args),
     /// Classifies face images with a backbone and its weights.
     Predict(predict::Args),
     /// Scores a backbone and its weights on a dataset's test split: accuracy, mean class
@@ -31,6 +33,7 @@ impl Command {
             Command::Backend(args) => backend::run(args),
             Command::Data(args) => data::run(args),
             Command::Train(args) => train::run(args),
+            Command::Methods(args) => methods::run(args),
             Command::Predict(args) => predict::run(args),
             Command::Eval(args) => eval::run(args),
             Command::Explain(args) => explain::run(args),
@@ -45,6 +48,7 @@ pub mod bench;
 pub mod data;
 pub mod eval;
 pub mod explain;
+mod methods;
 pub mod model_args;
 pub mod predict;
 pub mod synth;

@@ -8,8 +8,10 @@ use burn::tensor::backend::AutodiffBackend;
 
 use crate::{
     backend::{BackendKind, BackendTask, run_on},
-    config::{DatasetKind, Method, Preset, TrainConfig},
-    data, report,
+    config::{DatasetKind, Preset, TrainConfig},
+    data,
+    methods::MethodKind,
+    report,
     run_dir::{RunDir, names},
     trainer::Trainer,
 };
@@ -26,7 +28,7 @@ pub struct Args {
     pub config: Option<PathBuf>,
     /// The method to train.
     #[arg(long, value_enum)]
-    pub method: Option<Method>,
+    pub method: Option<MethodKind>,
     /// The dataset.
     #[arg(long, value_enum)]
     pub dataset: Option<DatasetKind>,

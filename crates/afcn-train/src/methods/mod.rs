@@ -1,0 +1,446 @@
+//! The training methods: one module each, and the registry that lists them.
+//!
+//! A method is a type implementing [`Method`]: its configuration section (`[methods.<name>]`
+//! in a config file) with its own checks, the heads it adds to the backbone, how many views of
+//! each image a step needs, its relabelling policy and its loss. The trainer's step
+//! ([`crate::step`]) only dispatches through the registry at the bottom of this file, which
+//! generates [`MethodKind`] (the names on the command line and in config files),
+//! [`MethodConfigs`] (every method's section) and [`MethodHeads`] (every method's extra
+//! modules). Adding a method is one module and one registry line: see `docs/architecture.md`.
+
+mod afcn;
+mod baseline;
+mod eac;
+mod rul;
+mod scn;
+
+pub use afcn::Afcn;
+pub use baseline::Baseline;
+pub use eac::Eac;
+pub use rul::{Rul, RulHeads};
+pub use scn::{Scn, ScnHeads};
+
+use std::fmt;
+
+use afcn_backbone::ResNet;
+use afcn_certainty::CorrectionRule;
+use afcn_losses::AfcnLossError;
+use burn::{
+    module::Module,
+    tensor::{Int, Tensor, backend::AutodiffBackend, backend::Backend},
+};
+use serde::{Serialize, de::DeserializeOwned};
+
+/// One training method of the comparison.
+///
+/// Every function takes the method's configuration section; none keeps state between steps
+/// (the label store and the optimizer are the trainer's).
+pub trait Method {
+    /// The name on the command line, in config files and in run directory names.
+    const NAME: &'static str;
+    /// Other names accepted on the command line (`ce` for the baseline).
+    const ALIASES: &'static [&'static str] = &[];
+    /// One line for `afcn train --help` and `afcn methods`.
+    const ABOUT: &'static str;
+
+    /// The method's configuration section, with its defaults.
+    type Config: Clone + fmt::Debug + PartialEq + Default + Serialize + DeserializeOwned;
+    /// The modules the method adds to the backbone (`PhantomData<B>` for none).
+    type Heads<B: Backend>: Module<B>;
+
+    /// Checks the section's values; the error names the key inside the section.
+    fn validate(config: &Self::Config) -> Result<(), AfcnLossError>;
+
+    /// The section for a run of `epochs` epochs instead of `from` (schedules keep their
+    /// share of the run). Unchanged by default.
+    fn with_epochs(config: Self::Config, from: usize, epochs: usize) -> Self::Config {
+        let _ = (from, epochs);
+        config
+    }
+
+    /// Views of each image a step sends through the network: 2 for the image and its mirror,
+    /// else 1.
+    fn views(config: &Self::Config) -> usize;
+
+    /// Freshly initialised heads for a backbone whose last feature map is `shape`.
+    fn heads<B: Backend>(
+        config: &Self::Config,
+        shape: FeatureShape,
+        device: &B::Device,
+    ) -> Self::Heads<B>;
+
+    /// How the method relabels in `epoch` (0-based): `None` when it does not.
+    fn relabelling(config: &Self::Config, epoch: usize) -> Option<Relabelling> {
+        let _ = (config, epoch);
+        None
+    }
+
+    /// The class probabilities that relabelling decides on, detached. Only called in epochs
+    /// where [`Method::relabelling`] is `Some`; view 1's softmax by default.
+    fn relabel_probabilities<B: AutodiffBackend>(
+        config: &Self::Config,
+        heads: &Self::Heads<B>,
+        backbone: &ResNet<B>,
+        batch: &StepBatch<B>,
+    ) -> Tensor<B::InnerBackend, 2> {
+        let _ = (config, heads);
+        burn::tensor::activation::softmax(backbone.head(batch.view_features(0)).inner(), 1)
+    }
+
+    /// The loss of one batch against `labels` (after any relabelling that applies to it).
+    fn loss<B: AutodiffBackend>(
+        config: &Self::Config,
+        heads: &Self::Heads<B>,
+        backbone: &ResNet<B>,
+        batch: StepBatch<B>,
+        labels: Tensor<B, 1, Int>,
+    ) -> Result<LossParts<B>, AfcnLossError>;
+
+    /// Class scores at inference; the backbone's head by default.
+    ///
+    /// # Shapes
+    /// - `images`: `[N, 3, S, S]`; output `[N, C]`
+    fn logits<B: Backend>(
+        heads: &Self::Heads<B>,
+        backbone: &ResNet<B>,
+        images: Tensor<B, 4>,
+    ) -> Tensor<B, 2> {
+        let _ = heads;
+        backbone.forward(images).logits
+    }
+}
+
+/// The shape of a backbone's last feature map `F`, from which heads are sized.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FeatureShape {
+    /// Channels `K`.
+    pub channels: usize,
+    /// Height `h`.
+    pub height: usize,
+    /// Width `w`.
+    pub width: usize,
+    /// Number of classes `C`.
+    pub classes: usize,
+}
+
+/// When a method's relabelling takes effect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RelabelTiming {
+    /// The batch's loss already uses the new labels (AFCN: correct, then learn).
+    ThisStep,
+    /// The batch's loss uses the labels it had; the new ones serve later epochs (SCN relabels
+    /// after the optimizer's update).
+    LaterSteps,
+}
+
+/// A method's relabelling in one epoch.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Relabelling {
+    /// Which labels change.
+    pub rule: CorrectionRule,
+    /// When the change takes effect.
+    pub timing: RelabelTiming,
+}
+
+/// The network's last feature maps of one batch, with what a loss needs to know about it.
+pub struct StepBatch<B: AutodiffBackend> {
+    /// `F` of every view: `[V N, K, h, w]`, view 1 of every sample first.
+    pub features: Tensor<B, 4>,
+    /// Samples in the batch, `N`.
+    pub samples: usize,
+    /// The epoch (0-based).
+    pub epoch: usize,
+    /// The run's seed.
+    pub seed: u64,
+    /// The samples' indices in the training split.
+    pub indices: Vec<usize>,
+}
+
+impl<B: AutodiffBackend> StepBatch<B> {
+    /// `F` of view `v` (0 for the image, 1 for its mirror): `[N, K, h, w]`.
+    pub fn view_features(&self, v: usize) -> Tensor<B, 4> {
+        let [_, k, h, w] = self.features.dims();
+        let n = self.samples;
+        self.features
+            .clone()
+            .slice([v * n..(v + 1) * n, 0..k, 0..h, 0..w])
+    }
+}
+
+/// A method's loss of one batch and its parts, on the device.
+pub struct LossParts<B: AutodiffBackend> {
+    /// The loss to differentiate. Shape `[1]`.
+    pub loss: Tensor<B, 1>,
+    /// The (weighted) cross-entropy part. Shape `[1]`.
+    pub cross_entropy: Tensor<B, 1>,
+    /// The method's second term (0 when it has none). Shape `[1]`.
+    pub auxiliary: Tensor<B, 1>,
+    /// The method's predictions on view 1, detached, for the training accuracy. Shape `[N, C]`.
+    pub logits: Tensor<B::InnerBackend, 2>,
+}
+
+impl<B: AutodiffBackend> LossParts<B> {
+    /// The parts of a loss that is one cross-entropy term.
+    pub fn cross_entropy_only(loss: Tensor<B, 1>, logits: Tensor<B::InnerBackend, 2>) -> Self {
+        Self {
+            auxiliary: loss.zeros_like(),
+            cross_entropy: loss.clone(),
+            loss,
+            logits,
+        }
+    }
+}
+
+/// An operation run with a method's static types: what [`MethodHeads::visit`] calls with the
+/// heads' method.
+pub trait HeadsVisitor<B: AutodiffBackend> {
+    /// What the operation gives back.
+    type Output;
+    /// Runs the operation for method `M` with its configuration section and heads.
+    fn visit<M: Method>(self, config: &M::Config, heads: &M::Heads<B>) -> Self::Output;
+}
+
+/// Why a method name was not accepted.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown method `{name}`: expected one of {}", MethodKind::names().join(", "))]
+pub struct UnknownMethod {
+    /// The name given.
+    pub name: String,
+}
+
+/// Lists the methods: one line each, `Variant: config_key => Type`. The order is that of
+/// the paper's tables.
+macro_rules! registry {
+    ($($variant:ident: $key:ident => $method:ty),+ $(,)?) => {
+        /// The training methods, by name.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum MethodKind {
+            $(
+                #[doc = concat!("[`", stringify!($method), "`].")]
+                $variant,
+            )+
+        }
+
+        impl MethodKind {
+            /// Every method, in the order of the paper's tables.
+            pub const ALL: &'static [MethodKind] = &[$(MethodKind::$variant),+];
+
+            /// The method's name on the command line, in config files and reports.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(MethodKind::$variant => <$method as Method>::NAME,)+
+                }
+            }
+
+            /// Other names the command line accepts.
+            pub fn aliases(self) -> &'static [&'static str] {
+                match self {
+                    $(MethodKind::$variant => <$method as Method>::ALIASES,)+
+                }
+            }
+
+            /// One line about the method.
+            pub fn about(self) -> &'static str {
+                match self {
+                    $(MethodKind::$variant => <$method as Method>::ABOUT,)+
+                }
+            }
+
+            /// Views of each image a step of this method needs under `configs`.
+            pub fn views(self, configs: &MethodConfigs) -> usize {
+                match self {
+                    $(MethodKind::$variant => <$method as Method>::views(&configs.$key),)+
+                }
+            }
+
+            /// This method's relabelling in `epoch` under `configs`.
+            pub fn relabelling(self, configs: &MethodConfigs, epoch: usize) -> Option<Relabelling> {
+                match self {
+                    $(MethodKind::$variant => {
+                        <$method as Method>::relabelling(&configs.$key, epoch)
+                    })+
+                }
+            }
+
+            /// This method's heads, freshly initialised, for a feature map of `shape`.
+            pub fn heads<B: Backend>(
+                self,
+                configs: &MethodConfigs,
+                shape: FeatureShape,
+                device: &B::Device,
+            ) -> MethodHeads<B> {
+                match self {
+                    $(MethodKind::$variant => MethodHeads::$variant(
+                        <$method as Method>::heads::<B>(&configs.$key, shape, device),
+                    ),)+
+                }
+            }
+        }
+
+        /// Every method's configuration section (`[methods.<name>]` in a config file).
+        #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+        #[serde(default, deny_unknown_fields)]
+        pub struct MethodConfigs {
+            $(
+                #[doc = concat!("[`", stringify!($method), "`]'s section.")]
+                pub $key: <$method as Method>::Config,
+            )+
+        }
+
+        impl MethodConfigs {
+            /// Checks every section; the error names the section and the key.
+            pub fn validate(&self) -> Result<(), InvalidSection> {
+                $(
+                    <$method as Method>::validate(&self.$key).map_err(|source| {
+                        InvalidSection { section: stringify!($key), source }
+                    })?;
+                )+
+                Ok(())
+            }
+
+            /// Every section for a run of `epochs` epochs instead of `from`.
+            pub fn with_epochs(self, from: usize, epochs: usize) -> Self {
+                Self {
+                    $($key: <$method as Method>::with_epochs(self.$key, from, epochs),)+
+                }
+            }
+        }
+
+        /// The heads of the method a model trains (the variant is the method).
+        #[derive(Module, Debug)]
+        pub enum MethodHeads<B: Backend> {
+            $(
+                #[doc = concat!("[`", stringify!($method), "`]'s heads.")]
+                $variant(<$method as Method>::Heads<B>),
+            )+
+        }
+
+        impl<B: Backend> MethodHeads<B> {
+            /// The method these heads belong to.
+            pub fn kind(&self) -> MethodKind {
+                match self {
+                    $(MethodHeads::$variant(_) => MethodKind::$variant,)+
+                }
+            }
+
+            /// The method's class scores at inference.
+            pub fn logits(&self, backbone: &ResNet<B>, images: Tensor<B, 4>) -> Tensor<B, 2> {
+                match self {
+                    $(MethodHeads::$variant(heads) => {
+                        <$method as Method>::logits(heads, backbone, images)
+                    })+
+                }
+            }
+        }
+
+        impl<B: AutodiffBackend> MethodHeads<B> {
+            /// Runs `visitor` with the heads' method, its section of `configs` and the heads.
+            pub fn visit<V: HeadsVisitor<B>>(&self, configs: &MethodConfigs, visitor: V) -> V::Output {
+                match self {
+                    $(MethodHeads::$variant(heads) => {
+                        visitor.visit::<$method>(&configs.$key, heads)
+                    })+
+                }
+            }
+        }
+    };
+}
+
+registry! {
+    Baseline: baseline => Baseline,
+    Scn: scn => Scn,
+    Rul: rul => Rul,
+    Eac: eac => Eac,
+    Afcn: afcn => Afcn,
+}
+
+/// A method section's value out of range.
+#[derive(Debug)]
+pub struct InvalidSection {
+    /// The section (the method's name).
+    pub section: &'static str,
+    /// The section's own error, naming the key.
+    pub source: AfcnLossError,
+}
+
+impl fmt::Display for InvalidSection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let section = self.section;
+        match &self.source {
+            AfcnLossError::InvalidConfig {
+                knob,
+                value,
+                expected,
+            } => write!(
+                f,
+                "config: `methods.{section}.{knob}` = {value} is out of range: expected {expected}"
+            ),
+            other => write!(f, "config: `methods.{section}`: {other}"),
+        }
+    }
+}
+
+impl std::error::Error for InvalidSection {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+impl MethodKind {
+    /// Every method's name, in the order of [`MethodKind::ALL`].
+    pub fn names() -> Vec<&'static str> {
+        MethodKind::ALL.iter().map(|m| m.name()).collect()
+    }
+}
+
+impl Default for MethodKind {
+    /// AFCN, this project's method.
+    fn default() -> Self {
+        MethodKind::Afcn
+    }
+}
+
+impl fmt::Display for MethodKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for MethodKind {
+    type Err = UnknownMethod;
+
+    fn from_str(s: &str) -> Result<Self, UnknownMethod> {
+        MethodKind::ALL
+            .iter()
+            .copied()
+            .find(|m| m.name() == s || m.aliases().contains(&s))
+            .ok_or_else(|| UnknownMethod { name: s.to_owned() })
+    }
+}
+
+impl Serialize for MethodKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for MethodKind {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        name.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl clap::ValueEnum for MethodKind {
+    fn value_variants<'a>() -> &'a [Self] {
+        MethodKind::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(
+            clap::builder::PossibleValue::new(self.name())
+                .aliases(self.aliases().iter().copied())
+                .help(self.about()),
+        )
+    }
+}

@@ -1,0 +1,206 @@
+//! Every method of the registry, and every combination of AFCN's five switches, trains two
+//! epochs on a tiny SynthFER split: finite losses, the loss parts each method has, and a
+//! label store that only relabelling methods change. Relabelling is made eager (from epoch 1,
+//! no margin) so that an untrained network's predictions do relabel.
+
+use afcn_backbone::Arch;
+use afcn_certainty::LabelStore;
+use afcn_train::{
+    config::{Preset, TrainConfig},
+    data,
+    methods::{MethodKind, RelabelTiming},
+    model::FerModel,
+    run_dir::RunDir,
+    step::{self, Step},
+    trainer::Trainer,
+};
+use burn::backend::{Autodiff, Flex};
+use burn::tensor::{Distribution, Tensor};
+
+type B = Autodiff<Flex>;
+
+/// The `synthfer` preset shrunk to 16 training and 8 test images of 32 x 32, batches of 8,
+/// two epochs, no noise, and relabelling from epoch 1 with no margin.
+fn tiny(method: MethodKind) -> TrainConfig {
+    let mut config = Preset::Synthfer.config();
+    config.method = method;
+    config.epochs = 2;
+    config.batch_size = 8;
+    config.arch = Arch::ResNetNarrow;
+    config.overlays = 0;
+    config.data.noise.rate = 0.0;
+    config.data.synthfer.train_size = 16;
+    config.data.synthfer.test_size = 8;
+    config.data.synthfer.image_size = 32;
+    config.augment.image_size = 32;
+    let afcn = &mut config.methods.afcn;
+    (afcn.warmup_epochs, afcn.correct_from_epoch) = (1, 1);
+    (afcn.tau, afcn.delta) = (1.0, 0.0);
+    let scn = &mut config.methods.scn;
+    (scn.relabel_from_epoch, scn.relabel_margin) = (1, 0.0);
+    config.validate().expect("the tiny configuration is valid");
+    config
+}
+
+/// Trains `config` to the end in a fresh run directory; returns the trainer.
+fn train(config: TrainConfig) -> (Trainer<B>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let run = RunDir::create(dir.path()).unwrap();
+    let data = data::open(&config.data).unwrap();
+    let mut trainer = Trainer::<B>::new(config, data, Default::default()).unwrap();
+    trainer.train(&run, |_| Ok(())).unwrap();
+    (trainer, dir)
+}
+
+/// What a method's second loss term must be in every epoch.
+#[derive(Clone, Copy, Debug)]
+enum Term {
+    /// The method has none.
+    Zero,
+    /// Always there (EAC's and AFCN's consistency).
+    Positive,
+    /// There, and 0 when satisfied (SCN's rank regularisation past its margin).
+    NonNegative,
+}
+
+/// Checks a finished run: finite losses, the second term as `term` says, and labels changed
+/// exactly when `relabels`.
+fn check(name: &str, trainer: &Trainer<B>, term: Term, relabels: bool) {
+    let history = trainer.history();
+    assert_eq!(history.len(), 2, "{name}: epochs trained");
+    for m in history {
+        assert!(
+            m.loss.is_finite() && m.loss > 0.0,
+            "{name}: loss {}",
+            m.loss
+        );
+        assert!(
+            m.cross_entropy.is_finite() && m.cross_entropy > 0.0,
+            "{name}: {m:?}"
+        );
+        let ok = match term {
+            Term::Zero => m.auxiliary == 0.0,
+            Term::Positive => m.auxiliary > 0.0 && m.auxiliary.is_finite(),
+            Term::NonNegative => m.auxiliary >= 0.0 && m.auxiliary.is_finite(),
+        };
+        assert!(
+            ok,
+            "{name}: second term {} in epoch {}, expected {term:?}",
+            m.auxiliary, m.epoch
+        );
+    }
+    let labels = trainer.labels();
+    let changed = labels.changes().len();
+    if relabels {
+        assert!(changed > 0, "{name}: no label changed");
+        assert_eq!(
+            history[0].corrections, 0,
+            "{name}: relabelled before epoch 1"
+        );
+        assert_eq!(history[1].corrections, changed, "{name}: changes logged");
+        assert!(labels.current() != labels.given(), "{name}");
+    } else {
+        assert_eq!(changed, 0, "{name}: labels changed");
+        assert_eq!(labels.current(), labels.given(), "{name}");
+    }
+}
+
+#[test]
+fn every_method_trains_two_epochs_and_resumes() {
+    for &method in MethodKind::ALL {
+        let config = tiny(method);
+        let (term, relabels) = match method {
+            MethodKind::Baseline | MethodKind::Rul => (Term::Zero, false),
+            MethodKind::Scn => (Term::NonNegative, true),
+            MethodKind::Eac => (Term::Positive, false),
+            MethodKind::Afcn => (Term::Positive, true),
+        };
+        let (trainer, dir) = train(config.clone());
+        check(method.name(), &trainer, term, relabels);
+        // The checkpoint (backbone, heads, optimizer, labels) loads into a fresh model.
+        let run = RunDir::create(dir.path()).unwrap();
+        let checkpoint = run.latest_checkpoint().unwrap().expect("a checkpoint");
+        let data = data::open(&config.data).unwrap();
+        let resumed = Trainer::<B>::new(config, data, Default::default())
+            .unwrap()
+            .resume(&checkpoint)
+            .unwrap();
+        assert_eq!(resumed.history().len(), 2, "{method}");
+        assert_eq!(
+            resumed.labels().current(),
+            trainer.labels().current(),
+            "{method}"
+        );
+        assert_eq!(resumed.model().heads.kind(), method);
+    }
+}
+
+#[test]
+fn every_combination_of_afcns_switches_trains() {
+    for bits in 0u32..32 {
+        let on = |i: u32| bits & (1 << i) != 0;
+        let mut config = tiny(MethodKind::Afcn);
+        let afcn = &mut config.methods.afcn;
+        afcn.label_correction = on(0);
+        afcn.certainty_weighting = on(1);
+        afcn.gradcam_attention = on(2);
+        afcn.attention_fusion = on(3);
+        afcn.consistency = on(4);
+        let name = format!("{:?}", config.methods.afcn);
+        let consistency = config.methods.afcn.consistency;
+        let correction = config.methods.afcn.label_correction;
+        let (trainer, _dir) = train(config);
+        let term = if consistency {
+            Term::Positive
+        } else {
+            Term::Zero
+        };
+        check(&name, &trainer, term, correction);
+    }
+}
+
+/// One step at a relabelling epoch on random images: the labels the loss used, against the
+/// store's labels before and after.
+fn relabelling_step(method: MethodKind) -> (Vec<usize>, Vec<usize>, Vec<usize>) {
+    let config = tiny(method);
+    let device = Default::default();
+    let n = 8;
+    let model = FerModel::<B>::new(method, &config.methods, config.arch, 7, 32, &device);
+    let given: Vec<usize> = (0..n).map(|i| i % 7).collect();
+    let mut labels = LabelStore::new(given.clone(), 7).unwrap();
+    let indices: Vec<usize> = (0..n).collect();
+    let mut step = Step {
+        config: &config,
+        labels: &mut labels,
+    };
+    let views = step.views();
+    let images = Tensor::<B, 4>::random(
+        [views * n, 3, 32, 32],
+        Distribution::Normal(0.0, 1.0),
+        &device,
+    );
+    let features = step::forward(&model, images);
+    let out = step.loss(&model, features, &indices, 1, &device).unwrap();
+    assert!(out.corrections > 0, "{method}: nothing relabelled");
+    (given, out.trained_on, labels.current().to_vec())
+}
+
+#[test]
+fn scn_learns_from_the_old_labels_and_afcn_from_the_corrected_ones() {
+    let configs = tiny(MethodKind::Scn).methods;
+    let timing = |m: MethodKind| m.relabelling(&configs, 1).map(|r| r.timing);
+    assert_eq!(timing(MethodKind::Scn), Some(RelabelTiming::LaterSteps));
+    assert_eq!(timing(MethodKind::Afcn), Some(RelabelTiming::ThisStep));
+    assert_eq!(timing(MethodKind::Baseline), None);
+
+    let (given, trained_on, after) = relabelling_step(MethodKind::Scn);
+    assert_eq!(
+        trained_on, given,
+        "SCN's loss uses the labels before relabelling"
+    );
+    assert_ne!(after, given, "SCN's new labels are stored for later epochs");
+
+    let (given, trained_on, after) = relabelling_step(MethodKind::Afcn);
+    assert_eq!(trained_on, after, "AFCN's loss uses the corrected labels");
+    assert_ne!(after, given);
+}
