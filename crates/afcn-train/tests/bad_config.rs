@@ -108,11 +108,20 @@ fn out_of_range_values_name_the_key_and_the_range() {
         ("[augment]\nmean = [nan, 0.0, 0.0]", "augment.mean"),
         ("[data]\ndataset = \"rafdb\"", "data.root"),
         ("[methods.eac]\nlambda = nan", "methods.eac.lambda"),
-        ("[methods.scn]\nrank_margin = -1.0", "methods.scn.rank_margin"),
-        ("[methods.scn]\nrelabel_margin = inf", "methods.scn.relabel_margin"),
+        (
+            "[methods.scn]\nrank_margin = -1.0",
+            "methods.scn.rank_margin",
+        ),
+        (
+            "[methods.scn]\nrelabel_margin = inf",
+            "methods.scn.relabel_margin",
+        ),
         ("[methods.scn]\nhigh_ratio = 1.5", "methods.scn.high_ratio"),
         ("[methods.rul]\ndropout = 1.0", "methods.rul.dropout"),
-        ("[methods.rul]\nembedding_dim = 0", "methods.rul.embedding_dim"),
+        (
+            "[methods.rul]\nembedding_dim = 0",
+            "methods.rul.embedding_dim",
+        ),
     ] {
         error_naming(text, key);
     }

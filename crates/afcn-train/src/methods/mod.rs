@@ -17,7 +17,7 @@ mod scn;
 pub use afcn::Afcn;
 pub use baseline::Baseline;
 pub use eac::Eac;
-pub use rul::{Rul, RulHeads};
+pub use rul::{Rul, RulBranch, RulHeads};
 pub use scn::{Scn, ScnHeads};
 
 use std::fmt;

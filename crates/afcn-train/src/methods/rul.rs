@@ -55,7 +55,7 @@ impl<B: Backend> RulBranch<B> {
     ///
     /// # Shapes
     /// - `features`: `[N, K, h, w]`; output `[N, D]`
-    fn forward(&self, features: Tensor<B, 4>) -> Tensor<B, 2> {
+    pub fn forward(&self, features: Tensor<B, 4>) -> Tensor<B, 2> {
         let [n, k, h, w] = features.dims();
         let x = self.dropout.forward(self.norm.forward(features));
         self.embedding_norm
