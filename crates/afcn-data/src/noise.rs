@@ -10,6 +10,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::InvalidField;
+
 use crate::dataset::{Annotation, FerDataset, check_index};
 use crate::error::{DataError, Result};
 
@@ -66,6 +68,17 @@ impl Default for NoiseConfig {
             kind: NoiseKind::Symmetric,
             rate: 0.3,
             seed: 0,
+        }
+    }
+}
+
+impl NoiseConfig {
+    /// Checks that the rate is a probability.
+    pub fn validate(&self) -> Result<(), InvalidField> {
+        if (0.0..=1.0).contains(&self.rate) {
+            Ok(())
+        } else {
+            Err(InvalidField::new("rate", self.rate, "in [0, 1]"))
         }
     }
 }

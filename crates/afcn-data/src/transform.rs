@@ -10,6 +10,8 @@ use rand_chacha::ChaCha8Rng;
 use rand_distr::StandardNormal;
 use serde::{Deserialize, Serialize};
 
+use crate::InvalidField;
+
 /// ImageNet's per-channel mean (RGB, pixel values in [0, 1]).
 pub const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
 /// ImageNet's per-channel standard deviation (RGB, pixel values in [0, 1]).
@@ -58,6 +60,59 @@ impl Default for AugmentConfig {
             mean: IMAGENET_MEAN,
             std: IMAGENET_STD,
         }
+    }
+}
+
+impl AugmentConfig {
+    /// Checks the probabilities, ranges and normalisation: values the transform would
+    /// otherwise panic on or turn into NaN pixels.
+    pub fn validate(&self) -> Result<(), InvalidField> {
+        for (field, p) in [
+            ("flip_p", self.flip_p),
+            ("erasing_p", self.erasing_p),
+            ("noise_p", self.noise_p),
+        ] {
+            if !(0.0..=1.0).contains(&p) {
+                return Err(InvalidField::new(field, p, "a probability in [0, 1]"));
+            }
+        }
+        let [lo, hi] = self.erasing_scale;
+        if !(lo > 0.0 && lo <= hi && hi <= 1.0) {
+            return Err(InvalidField::new(
+                "erasing_scale",
+                self.erasing_scale,
+                "[min, max] with 0 < min <= max <= 1",
+            ));
+        }
+        let [lo, hi] = self.erasing_ratio;
+        if !(lo > 0.0 && lo <= hi && hi.is_finite()) {
+            return Err(InvalidField::new(
+                "erasing_ratio",
+                self.erasing_ratio,
+                "[min, max] with 0 < min <= max, finite",
+            ));
+        }
+        if !(self.noise_std >= 0.0 && self.noise_std.is_finite()) {
+            return Err(InvalidField::new(
+                "noise_std",
+                self.noise_std,
+                "a finite number >= 0",
+            ));
+        }
+        if !self.mean.iter().all(|m| m.is_finite()) {
+            return Err(InvalidField::new("mean", self.mean, "finite numbers"));
+        }
+        if !self.std.iter().all(|s| *s > 0.0 && s.is_finite()) {
+            return Err(InvalidField::new("std", self.std, "finite numbers > 0"));
+        }
+        if !(32..=4096).contains(&self.image_size) {
+            return Err(InvalidField::new(
+                "image_size",
+                self.image_size,
+                "in 32..=4096 (the ResNet stem and four stages halve it five times)",
+            ));
+        }
+        Ok(())
     }
 }
 

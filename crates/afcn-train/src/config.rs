@@ -4,7 +4,7 @@
 use std::{fmt, path::Path, path::PathBuf};
 
 use afcn_backbone::Arch;
-use afcn_data::{AugmentConfig, NoiseConfig, synthfer::SynthFerConfig};
+use afcn_data::{AugmentConfig, InvalidField, NoiseConfig, synthfer::SynthFerConfig};
 use afcn_losses::AfcnConfig;
 use serde::{Deserialize, Serialize};
 
@@ -241,7 +241,7 @@ pub enum ConfigError {
     #[error("config: `{field}` = {value} is out of range: expected {expected}")]
     OutOfRange {
         /// The dotted key.
-        field: &'static str,
+        field: String,
         /// The value given.
         value: String,
         /// What is allowed.
@@ -296,8 +296,8 @@ impl TrainConfig {
 
     /// Checks every value's range and the combinations that cannot train.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let bad = |field, value: &dyn fmt::Display, expected| ConfigError::OutOfRange {
-            field,
+        let bad = |field: &str, value: &dyn fmt::Display, expected| ConfigError::OutOfRange {
+            field: field.to_owned(),
             value: value.to_string(),
             expected,
         };
@@ -331,84 +331,26 @@ impl TrainConfig {
                 "a non-negative number",
             ));
         }
-        if !(0.0..=1.0).contains(&self.data.noise.rate) {
-            return Err(bad("data.noise.rate", &self.data.noise.rate, "in [0, 1]"));
-        }
         if !matches!(self.data.classes, 7 | 8) {
             return Err(bad("data.classes", &self.data.classes, "7 or 8"));
         }
-        if !(32..=4096).contains(&self.augment.image_size) {
-            return Err(bad(
-                "augment.image_size",
-                &self.augment.image_size,
-                "in 32..=4096 (the ResNet stem and four stages halve it five times)",
-            ));
-        }
-        self.validate_augment()?;
-        self.methods.validate()?;
-        if self.data.dataset != DatasetKind::Synthfer && self.data.root.is_none() {
-            return Err(ConfigError::MissingRoot(self.data.dataset));
-        }
+        // Each section's own checks, its keys named inside the section.
+        let nested = |section: &'static str| {
+            move |e: InvalidField| ConfigError::OutOfRange {
+                field: format!("{section}.{}", e.field),
+                value: e.value,
+                expected: e.expected,
+            }
+        };
+        self.augment.validate().map_err(nested("augment"))?;
+        self.data.noise.validate().map_err(nested("data.noise"))?;
         self.data
             .synthfer
             .validate()
-            .map_err(|e| ConfigError::Parse {
-                path: PathBuf::from("[data.synthfer]"),
-                message: e.to_string(),
-            })?;
-        Ok(())
-    }
-}
-
-impl TrainConfig {
-    /// Checks the training transform's probabilities, ranges and normalisation (values the
-    /// transform would otherwise panic on or turn into NaN pixels).
-    fn validate_augment(&self) -> Result<(), ConfigError> {
-        let a = &self.augment;
-        let bad = |field, value: String, expected| {
-            Err(ConfigError::OutOfRange {
-                field,
-                value,
-                expected,
-            })
-        };
-        for (field, p) in [
-            ("augment.flip_p", a.flip_p),
-            ("augment.erasing_p", a.erasing_p),
-            ("augment.noise_p", a.noise_p),
-        ] {
-            if !(0.0..=1.0).contains(&p) {
-                return bad(field, p.to_string(), "a probability in [0, 1]");
-            }
-        }
-        let [lo, hi] = a.erasing_scale;
-        if !(lo > 0.0 && lo <= hi && hi <= 1.0) {
-            return bad(
-                "augment.erasing_scale",
-                format!("{:?}", a.erasing_scale),
-                "[min, max] with 0 < min <= max <= 1",
-            );
-        }
-        let [lo, hi] = a.erasing_ratio;
-        if !(lo > 0.0 && lo <= hi && hi.is_finite()) {
-            return bad(
-                "augment.erasing_ratio",
-                format!("{:?}", a.erasing_ratio),
-                "[min, max] with 0 < min <= max, finite",
-            );
-        }
-        if !(a.noise_std >= 0.0 && a.noise_std.is_finite()) {
-            return bad(
-                "augment.noise_std",
-                a.noise_std.to_string(),
-                "a finite number >= 0",
-            );
-        }
-        if !a.mean.iter().all(|m| m.is_finite()) {
-            return bad("augment.mean", format!("{:?}", a.mean), "finite numbers");
-        }
-        if !a.std.iter().all(|s| *s > 0.0 && s.is_finite()) {
-            return bad("augment.std", format!("{:?}", a.std), "finite numbers > 0");
+            .map_err(nested("data.synthfer"))?;
+        self.methods.validate()?;
+        if self.data.dataset != DatasetKind::Synthfer && self.data.root.is_none() {
+            return Err(ConfigError::MissingRoot(self.data.dataset));
         }
         Ok(())
     }

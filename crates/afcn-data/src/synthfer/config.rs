@@ -2,17 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-/// An invalid [`SynthFerConfig`] field.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("SynthFER config: {field} = {value} is invalid: expected {expected}")]
-pub struct ConfigError {
-    /// The field's name.
-    pub field: &'static str,
-    /// The value found, printed.
-    pub value: String,
-    /// What the field accepts.
-    pub expected: &'static str,
-}
+use crate::InvalidField;
 
 /// Configuration of the SynthFER generator. Every field has a default (`SynthFerConfig::default()`
 /// or an empty TOML/JSON table); the difficulty knobs below the seed are the defaults the
@@ -89,11 +79,9 @@ impl Default for SynthFerConfig {
 
 impl SynthFerConfig {
     /// Checks every field's range.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        let bad = |field, value: &dyn std::fmt::Display, expected| ConfigError {
-            field,
-            value: value.to_string(),
-            expected,
+    pub fn validate(&self) -> Result<(), InvalidField> {
+        let bad = |field, value: &dyn std::fmt::Debug, expected| {
+            InvalidField::new(field, value, expected)
         };
         if !(16..=1024).contains(&self.image_size) {
             return Err(bad("image_size", &self.image_size, "16 to 1024 pixels"));

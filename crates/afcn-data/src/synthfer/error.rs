@@ -4,14 +4,14 @@ use std::path::PathBuf;
 
 use crate::dataset::Split;
 
-use super::config::ConfigError;
+use crate::InvalidField;
 
 /// An error of the SynthFER generator.
 #[derive(Debug, thiserror::Error)]
 pub enum SynthFerError {
     /// The configuration has a field out of range.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
+    #[error("SynthFER config: {0}")]
+    Config(#[from] InvalidField),
     /// SynthFER has train and test splits only, like RAF-DB.
     #[error("SynthFER has no {0} split: it has train and test, like RAF-DB")]
     NoSuchSplit(Split),

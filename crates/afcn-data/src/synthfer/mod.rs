@@ -32,7 +32,7 @@ pub mod grid;
 pub mod nuisance;
 pub mod render;
 
-pub use config::{ConfigError, SynthFerConfig};
+pub use config::SynthFerConfig;
 pub use dataset::{SynthFer, rafdb_name, sample_seed};
 pub use error::SynthFerError;
 pub use export::{ExportSummary, export_rafdb};
