@@ -45,6 +45,7 @@ pub mod folder;
 mod invalid_field;
 pub mod label_list;
 pub mod noise;
+mod open;
 pub mod options;
 pub mod paths;
 pub mod rafdb;
@@ -65,6 +66,7 @@ pub use image;
 pub use invalid_field::InvalidField;
 pub use label_list::{ListEntry, read_label_list, read_labels_for, write_label_list};
 pub use noise::{NoiseConfig, NoiseKind, NoisyLabels, Relabeled, inject_noise, pair_targets};
+pub use open::{DatasetFormat, DatasetSource};
 pub use options::{ImageLimits, LoadOptions};
 pub use rafdb::{RAFDB_CLASSES, open_rafdb};
 pub use transform::{

@@ -4,7 +4,9 @@
 use std::{fmt, path::Path, path::PathBuf};
 
 use afcn_backbone::Arch;
-use afcn_data::{AugmentConfig, InvalidField, NoiseConfig, synthfer::SynthFerConfig};
+use afcn_data::{
+    AugmentConfig, DatasetFormat, InvalidField, NoiseConfig, synthfer::SynthFerConfig,
+};
 use afcn_losses::AfcnConfig;
 use serde::{Deserialize, Serialize};
 
@@ -30,15 +32,25 @@ pub enum DatasetKind {
     Folder,
 }
 
+impl DatasetKind {
+    /// The on-disk format, `None` for the generated SynthFER.
+    pub fn format(self) -> Option<DatasetFormat> {
+        match self {
+            DatasetKind::Synthfer => None,
+            DatasetKind::Rafdb => Some(DatasetFormat::Rafdb),
+            DatasetKind::Ferplus => Some(DatasetFormat::Ferplus),
+            DatasetKind::Affectnet => Some(DatasetFormat::Affectnet),
+            DatasetKind::Folder => Some(DatasetFormat::Folder),
+        }
+    }
+}
+
 impl fmt::Display for DatasetKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            DatasetKind::Synthfer => "synthfer",
-            DatasetKind::Rafdb => "rafdb",
-            DatasetKind::Ferplus => "ferplus",
-            DatasetKind::Affectnet => "affectnet",
-            DatasetKind::Folder => "folder",
-        })
+        match self.format() {
+            Some(format) => format.fmt(f),
+            None => f.write_str("synthfer"),
+        }
     }
 }
 
@@ -52,6 +64,9 @@ pub struct DataConfig {
     pub root: Option<PathBuf>,
     /// Number of classes for FERPlus (7 or 8) and AffectNet (7 or 8). Default: 7.
     pub classes: usize,
+    /// RAF-DB only: a train label list in the official line format (such as the published
+    /// `noise01.txt`) whose labels replace the official ones. Default: none.
+    pub train_labels: Option<PathBuf>,
     /// Label noise injected into the training split (rate 0 for none). Default: 30% symmetric.
     pub noise: NoiseConfig,
     /// Skip unreadable samples (and report them) instead of failing. Default: false.
@@ -66,6 +81,7 @@ impl Default for DataConfig {
             dataset: DatasetKind::Synthfer,
             root: None,
             classes: 7,
+            train_labels: None,
             noise: NoiseConfig::default(),
             skip_bad: false,
             synthfer: SynthFerConfig::default(),

@@ -1,12 +1,13 @@
 //! Opening a run's training and test splits from its configuration, with label noise
-//! injected into the training split.
+//! injected into the training split. `afcn train`, `afcn eval` and `afcn data inspect` all
+//! open datasets here: SynthFER from its generator, the formats on disk through
+//! [`afcn_data::DatasetSource`].
 
 use afcn_data::{
-    AffectNetClasses, FerDataset, FerPlusClasses, LoadOptions, NoisyLabels, Relabeled, Split,
-    open_affectnet, open_ferplus, open_folder, open_rafdb, synthfer::SynthFer,
+    DatasetSource, FerDataset, LoadOptions, NoisyLabels, Relabeled, Split, synthfer::SynthFer,
 };
 
-use crate::config::{DataConfig, DatasetKind};
+use crate::config::DataConfig;
 
 /// A split shared between the decoding threads.
 pub type SharedDataset = Box<dyn FerDataset>;
@@ -21,46 +22,50 @@ pub struct RunData {
     pub noise: Option<NoisyLabels>,
 }
 
-/// Opens `split` of the dataset `config` names.
-pub fn open_split(config: &DataConfig, split: Split) -> anyhow::Result<SharedDataset> {
-    let options = LoadOptions {
+/// The load options a configuration asks for: bad entries stop the run unless
+/// `data.skip_bad`.
+pub fn load_options(config: &DataConfig) -> LoadOptions {
+    LoadOptions {
         skip_bad: config.skip_bad,
         ..LoadOptions::default()
+    }
+}
+
+/// The splits the configured dataset has.
+pub fn splits(config: &DataConfig) -> Vec<Split> {
+    match (config.dataset.format(), &config.root) {
+        (Some(format), Some(root)) => format.splits(root),
+        _ => vec![Split::Train, Split::Test],
+    }
+}
+
+/// Opens `split` of the dataset `config` names, reading files under `options`.
+pub fn open_split(
+    config: &DataConfig,
+    split: Split,
+    options: &LoadOptions,
+) -> anyhow::Result<SharedDataset> {
+    let Some(format) = config.dataset.format() else {
+        return Ok(Box::new(SynthFer::new(config.synthfer.clone(), split)?));
     };
-    let root = || {
-        config
-            .root
-            .as_deref()
-            .ok_or_else(|| anyhow::anyhow!("dataset `{}` needs --root DIR", config.dataset))
+    let root = config
+        .root
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("dataset `{}` needs --root DIR", config.dataset))?;
+    let source = DatasetSource {
+        format,
+        root,
+        classes: config.classes,
+        train_labels: config.train_labels.clone(),
     };
-    let classes_8 = config.classes == 8;
-    Ok(match config.dataset {
-        DatasetKind::Synthfer => Box::new(SynthFer::new(config.synthfer.clone(), split)?),
-        DatasetKind::Rafdb => Box::new(open_rafdb(root()?, split, None, &options)?),
-        DatasetKind::Ferplus => {
-            let classes = if classes_8 {
-                FerPlusClasses::Eight
-            } else {
-                FerPlusClasses::Seven
-            };
-            Box::new(open_ferplus(root()?, split, classes, config.skip_bad)?)
-        }
-        DatasetKind::Affectnet => {
-            let classes = if classes_8 {
-                AffectNetClasses::Eight
-            } else {
-                AffectNetClasses::Seven
-            };
-            Box::new(open_affectnet(root()?, split, classes, &options)?)
-        }
-        DatasetKind::Folder => Box::new(open_folder(root()?, split, &options)?),
-    })
+    Ok(source.open(split, options)?)
 }
 
 /// Opens the training and test splits and injects the configured noise into the first.
 pub fn open(config: &DataConfig) -> anyhow::Result<RunData> {
-    let train = open_split(config, Split::Train)?;
-    let test = open_split(config, Split::Test)?;
+    let options = load_options(config);
+    let train = open_split(config, Split::Train, &options)?;
+    let test = open_split(config, Split::Test, &options)?;
     anyhow::ensure!(
         train.class_names() == test.class_names(),
         "the train and test splits name different classes: {:?} and {:?}",

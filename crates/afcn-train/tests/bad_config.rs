@@ -107,7 +107,10 @@ fn out_of_range_values_name_the_key_and_the_range() {
         ("[augment]\nstd = [0.0, 1.0, 1.0]", "augment.std"),
         ("[augment]\nmean = [nan, 0.0, 0.0]", "augment.mean"),
         ("[data]\ndataset = \"rafdb\"", "data.root"),
-        ("[data.synthfer]\nimage_size = 8", "data.synthfer.image_size"),
+        (
+            "[data.synthfer]\nimage_size = 8",
+            "data.synthfer.image_size",
+        ),
         ("[methods.eac]\nlambda = nan", "methods.eac.lambda"),
         (
             "[methods.scn]\nrank_margin = -1.0",

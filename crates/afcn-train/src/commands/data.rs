@@ -2,14 +2,18 @@
 //! samples per class, injects (or reads) label noise and reports the realised rate and
 //! transition matrix, and lists every problem found; it fails when the dataset cannot be used.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use afcn_data::synthfer::{SynthFer, SynthFerConfig};
 use afcn_data::{
-    AffectNetClasses, FerDataset, FerPlusClasses, LoadOptions, NoiseConfig, NoiseKind, NoisyLabels,
-    Relabeled, Split, open_affectnet, open_ferplus, open_folder, open_rafdb, write_label_list,
+    FerDataset, LoadOptions, NoiseConfig, NoiseKind, NoisyLabels, Relabeled, Split,
+    write_label_list,
 };
 use anyhow::{Context, bail};
+
+use crate::{
+    config::{DataConfig, DatasetKind},
+    data,
+};
 
 /// Arguments of `afcn data`.
 #[derive(Debug, clap::Args)]
@@ -26,32 +30,17 @@ pub enum DataCommand {
     Inspect(InspectArgs),
 }
 
-/// The dataset formats afcn reads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum DatasetKind {
-    /// RAF-DB basic (EmoLabel/list_patition_label.txt, Image/aligned/).
-    Rafdb,
-    /// FERPlus (fer2013.csv with fer2013new.csv).
-    Ferplus,
-    /// AffectNet (training.csv, validation.csv, Manually_Annotated_Images/).
-    Affectnet,
-    /// An image folder: <root>/<split>/<class>/*.{jpg,jpeg,png}.
-    Folder,
-    /// SynthFER, the generated dataset with its default configuration (no --root).
-    Synthfer,
-}
-
 /// Arguments of `afcn data inspect`.
 #[derive(Debug, clap::Args)]
 pub struct InspectArgs {
-    /// The dataset format.
-    #[arg(long)]
+    /// The dataset (`synthfer` is the generated one with its default configuration).
+    #[arg(long, value_enum)]
     pub dataset: DatasetKind,
     /// The dataset's root folder (all formats but synthfer).
     #[arg(long)]
     pub root: Option<PathBuf>,
-    /// The number of classes for FERPlus (8, or 7 without contempt) and AffectNet (7, or 8 with
-    /// contempt); defaults: 8 for FERPlus, 7 for AffectNet.
+    /// The number of classes for FERPlus and AffectNet: 7, or 8 with contempt; default 7, as
+    /// for `afcn train` (`data.classes`).
     #[arg(long, value_parser = clap::value_parser!(u8).range(7..=8))]
     pub classes: Option<u8>,
     /// RAF-DB only: an alternative train label list (e.g. noise01.txt) whose labels replace the
@@ -86,73 +75,43 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
 }
 
-/// The splits a format has.
-fn splits(kind: DatasetKind, root: &Path) -> Vec<Split> {
-    match kind {
-        DatasetKind::Ferplus => Split::ALL.to_vec(),
-        DatasetKind::Folder if root.join(Split::Valid.name()).is_dir() => Split::ALL.to_vec(),
-        _ => vec![Split::Train, Split::Test],
+/// The data configuration of the arguments: the one `afcn train` would open.
+fn data_config(args: &InspectArgs) -> anyhow::Result<DataConfig> {
+    let defaults = DataConfig::default();
+    if args.dataset != DatasetKind::Synthfer && args.root.is_none() {
+        bail!("--root is needed for {}", args.dataset);
     }
-}
-
-/// Opens one split, collecting bad entries rather than stopping at the first.
-fn open(args: &InspectArgs, root: &Path, split: Split) -> anyhow::Result<Box<dyn FerDataset>> {
-    let options = LoadOptions {
-        skip_bad: true,
-        verify_images: !args.no_decode,
-        ..LoadOptions::default()
-    };
-    let seven = args.classes == Some(7);
-    let eight = args.classes == Some(8);
-    Ok(match args.dataset {
-        DatasetKind::Rafdb => {
-            let labels = args
-                .train_labels
-                .as_deref()
-                .filter(|_| split == Split::Train);
-            Box::new(open_rafdb(root, split, labels, &options)?)
-        }
-        DatasetKind::Ferplus => {
-            let classes = if seven {
-                FerPlusClasses::Seven
-            } else {
-                FerPlusClasses::Eight
-            };
-            Box::new(open_ferplus(root, split, classes, true)?)
-        }
-        DatasetKind::Affectnet => {
-            let classes = if eight {
-                AffectNetClasses::Eight
-            } else {
-                AffectNetClasses::Seven
-            };
-            Box::new(open_affectnet(root, split, classes, &options)?)
-        }
-        DatasetKind::Folder => Box::new(open_folder(root, split, &options)?),
-        DatasetKind::Synthfer => Box::new(SynthFer::new(SynthFerConfig::default(), split)?),
-    })
-}
-
-fn inspect(args: InspectArgs) -> anyhow::Result<()> {
-    let root = match (&args.root, args.dataset) {
-        (Some(root), _) => root.clone(),
-        (None, DatasetKind::Synthfer) => PathBuf::new(),
-        (None, kind) => bail!("--root is needed for {kind:?}"),
-    };
-    if args.classes.is_some()
-        && !matches!(args.dataset, DatasetKind::Ferplus | DatasetKind::Affectnet)
-    {
+    let classes = args.classes.map_or(defaults.classes, usize::from);
+    if args.classes.is_some() && !args.dataset.format().is_some_and(|f| f.has_class_choice()) {
         bail!("--classes applies to FERPlus and AffectNet only");
     }
     if args.train_labels.is_some() && args.dataset != DatasetKind::Rafdb {
         bail!("--train-labels applies to RAF-DB only");
     }
-    println!("dataset: {:?} {}", args.dataset, root.display());
+    Ok(DataConfig {
+        dataset: args.dataset,
+        root: args.root.clone(),
+        classes,
+        train_labels: args.train_labels.clone(),
+        ..defaults
+    })
+}
+
+fn inspect(args: InspectArgs) -> anyhow::Result<()> {
+    let config = data_config(&args)?;
+    // Bad entries are collected rather than stopping at the first.
+    let options = LoadOptions {
+        skip_bad: true,
+        verify_images: !args.no_decode,
+        ..LoadOptions::default()
+    };
+    let root = config.root.clone().unwrap_or_default();
+    println!("dataset: {} {}", args.dataset, root.display());
     let mut problems = Vec::new();
     let mut failed = Vec::new();
     let mut opened = Vec::new();
-    for split in splits(args.dataset, &root) {
-        match open(&args, &root, split) {
+    for split in data::splits(&config) {
+        match data::open_split(&config, split, &options) {
             Ok(dataset) => {
                 // A bad line of a file shared by the splits is met once per split: list it once.
                 for problem in dataset.skipped().iter().map(|e| e.to_string()) {

@@ -19,7 +19,7 @@ use crate::{
     backend::{BackendKind, BackendTask, run_on},
     commands::model_args::load_model,
     config::{DataConfig, DatasetKind, Preset, TrainConfig},
-    data::open_split,
+    data::{load_options, open_split},
     methods::{MethodConfigs, MethodKind},
     metrics::ConfusionMatrix,
     model::FerModel,
@@ -124,7 +124,7 @@ impl BackendTask for Eval<'_> {
 
     fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
         let Eval { args, plan } = self;
-        let test = open_split(&plan.data, Split::Test)
+        let test = open_split(&plan.data, Split::Test, &load_options(&plan.data))
             .with_context(|| format!("opening the test split of {}", plan.data.dataset))?;
         let classes = test.class_names().to_vec();
         let found = checkpoint_classes(&args.weights)?.ok_or_else(|| {
