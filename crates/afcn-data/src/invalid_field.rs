@@ -1,7 +1,7 @@
 //! A configuration field out of range: what every `validate` of this crate returns.
 
 /// A field of a configuration struct ([`crate::AugmentConfig`], [`crate::NoiseConfig`],
-/// [`crate::synthfer::SynthFerConfig`]) whose value cannot be used. `field` is the key inside
+/// `afcn_synthfer::SynthFerConfig`) whose value cannot be used. `field` is the key inside
 /// its struct; a caller that nests the struct names the section around it.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("`{field}` = {value} is out of range: expected {expected}")]

@@ -49,7 +49,6 @@ mod open;
 pub mod options;
 pub mod paths;
 pub mod rafdb;
-pub mod synthfer;
 mod table;
 pub mod transform;
 

@@ -4,10 +4,9 @@
 use std::{fmt, path::Path, path::PathBuf};
 
 use afcn_backbone::Arch;
-use afcn_data::{
-    AugmentConfig, DatasetFormat, InvalidField, NoiseConfig, synthfer::SynthFerConfig,
-};
+use afcn_data::{AugmentConfig, DatasetFormat, InvalidField, NoiseConfig};
 use afcn_losses::AfcnConfig;
+use afcn_synthfer::SynthFerConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::backend::BackendKind;

@@ -3,9 +3,9 @@
 //! open datasets here: SynthFER from its generator, the formats on disk through
 //! [`afcn_data::DatasetSource`].
 
-use afcn_data::{
-    DatasetSource, FerDataset, LoadOptions, NoisyLabels, Relabeled, Split, synthfer::SynthFer,
-};
+use afcn_data::{DatasetSource, FerDataset, LoadOptions, NoisyLabels, Relabeled, Split};
+
+use afcn_synthfer::SynthFer;
 
 use crate::config::DataConfig;
 

@@ -112,11 +112,9 @@ pub fn write_overlays<B: Backend>(
 mod tests {
     use super::*;
     use afcn_backbone::{Arch, ResNetConfig};
-    use afcn_data::{
-        Split,
-        synthfer::{SynthFer, SynthFerConfig},
-    };
+    use afcn_data::Split;
     use afcn_gradcam::{CamMethod, ClassTarget, GradCam, SplitForward, overlay};
+    use afcn_synthfer::{SynthFer, SynthFerConfig};
     use burn::{
         backend::{Autodiff, Flex},
         module::AutodiffModule,

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use afcn_data::synthfer::{SynthFerConfig, export_rafdb};
+use afcn_synthfer::{SynthFerConfig, export_rafdb};
 use anyhow::Context;
 
 /// Arguments of `afcn synth`.

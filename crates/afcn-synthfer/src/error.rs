@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
-use crate::dataset::Split;
+use afcn_data::Split;
 
-use crate::InvalidField;
+use afcn_data::InvalidField;
 
 /// An error of the SynthFER generator.
 #[derive(Debug, thiserror::Error)]

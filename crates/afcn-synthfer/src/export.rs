@@ -9,7 +9,7 @@ use std::{
 use image::codecs::jpeg::JpegEncoder;
 use rayon::prelude::*;
 
-use crate::{
+use afcn_data::{
     FerDataset,
     dataset::Split,
     rafdb::{RAFDB_IMAGES, RAFDB_LIST},
@@ -95,7 +95,7 @@ fn write_jpeg(data: &SynthFer, index: usize, path: &Path) -> Result<(), SynthFer
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{LoadOptions, open_rafdb};
+    use afcn_data::{LoadOptions, open_rafdb};
 
     #[test]
     fn export_is_read_back_by_the_rafdb_loader() {

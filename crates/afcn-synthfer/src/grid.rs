@@ -2,7 +2,7 @@
 
 use image::{Rgb, RgbImage, imageops};
 
-use crate::dataset::Split;
+use afcn_data::Split;
 
 use super::{config::SynthFerConfig, dataset::SynthFer, expression::Expression, render::render};
 

@@ -532,7 +532,7 @@ impl MouthShape {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::synthfer::SynthFer;
+    use crate::SynthFer;
 
     /// The sum of absolute differences between two images.
     fn distance(a: &RgbImage, b: &RgbImage) -> u64 {
@@ -545,7 +545,7 @@ mod tests {
 
     /// A person without occluder, blur or noise (so that only the expression differs).
     fn clean_person(index: usize) -> FaceSpec {
-        let data = SynthFer::new(SynthFerConfig::default(), crate::Split::Train).unwrap();
+        let data = SynthFer::new(SynthFerConfig::default(), afcn_data::Split::Train).unwrap();
         let mut spec = data.spec(index);
         spec.nuisance.occluder = None;
         spec.nuisance.noise_std = 0.0;
@@ -616,7 +616,7 @@ mod tests {
             max_noise_std: 128.0,
             ..SynthFerConfig::default()
         };
-        let data = SynthFer::new(config, crate::Split::Test).unwrap();
+        let data = SynthFer::new(config, afcn_data::Split::Test).unwrap();
         for index in 0..300 {
             assert_eq!(data.render(index).dimensions(), (16, 16));
         }

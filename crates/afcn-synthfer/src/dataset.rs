@@ -4,7 +4,7 @@ use image::RgbImage;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::dataset::{Annotation, FerDataset, Split, check_index};
+use afcn_data::{Annotation, FerDataset, Split, check_index};
 
 use super::{
     config::SynthFerConfig,
@@ -112,18 +112,18 @@ impl FerDataset for SynthFer {
         }
     }
 
-    fn annotation(&self, index: usize) -> crate::Result<Annotation> {
+    fn annotation(&self, index: usize) -> afcn_data::Result<Annotation> {
         check_index(index, self.len())?;
         Ok(Annotation::clean(self.expression(index).index()))
     }
 
-    fn image(&self, index: usize) -> crate::Result<RgbImage> {
+    fn image(&self, index: usize) -> afcn_data::Result<RgbImage> {
         check_index(index, self.len())?;
         Ok(self.render(index))
     }
 
     /// RAF-DB's name for the sample: `train_00001.jpg` for index 0 of the train split.
-    fn name(&self, index: usize) -> crate::Result<String> {
+    fn name(&self, index: usize) -> afcn_data::Result<String> {
         check_index(index, self.len())?;
         Ok(rafdb_name(self.split, index))
     }
@@ -137,7 +137,7 @@ pub fn rafdb_name(split: Split, index: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::DataError;
+    use afcn_data::DataError;
 
     fn small(seed: u64) -> SynthFerConfig {
         SynthFerConfig {

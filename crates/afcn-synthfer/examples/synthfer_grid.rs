@@ -3,7 +3,7 @@
 //!
 //! `cargo run -p afcn-data --example synthfer_grid -- docs/img/synthfer-grid.png [PEOPLE] [SIZE]`
 
-use afcn_data::synthfer::{SynthFerConfig, sample_grid};
+use afcn_synthfer::{SynthFerConfig, sample_grid};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = std::env::args()

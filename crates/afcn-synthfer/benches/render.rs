@@ -1,14 +1,12 @@
 //! SynthFER render throughput: one image per iteration on one thread, at the default 64 pixels
 //! (and 48), so the reported elements/s is images/s per core.
 //!
-//! `cargo bench -p afcn-data --bench synthfer`
+//! `cargo bench -p afcn-synthfer --bench render`
 
 use std::hint::black_box;
 
-use afcn_data::{
-    Split,
-    synthfer::{SynthFer, SynthFerConfig},
-};
+use afcn_data::Split;
+use afcn_synthfer::{SynthFer, SynthFerConfig};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 fn render(c: &mut Criterion) {

@@ -8,7 +8,7 @@
 //!
 //! ```
 //! use afcn_data::{FerDataset, Split};
-//! use afcn_data::synthfer::{SynthFer, SynthFerConfig};
+//! use afcn_synthfer::{SynthFer, SynthFerConfig};
 //!
 //! let config = SynthFerConfig { train_size: 10, image_size: 32, ..Default::default() };
 //! let train = SynthFer::new(config, Split::Train)?;
