@@ -129,4 +129,14 @@ fn eval_refuses_a_dataset_without_its_root_and_missing_weights() {
 
     let stderr = failure(&eval(&weights, &[]));
     assert!(stderr.contains("none.safetensors"), "{stderr}");
+
+    // RUL predicts with its own branches: the backbone alone would score something else.
+    let config = tmp.path().join("config.toml");
+    std::fs::write(&config, "method = \"rul\"\n").unwrap();
+    let config_arg = config.display().to_string();
+    let stderr = failure(&eval(&weights, &["--config", &config_arg]));
+    assert!(
+        stderr.contains("a rul run classifies with its own heads"),
+        "{stderr}"
+    );
 }

@@ -76,6 +76,15 @@ impl Args {
         let (mut data, mut arch, mut size) = match &self.config {
             Some(path) => {
                 let config = TrainConfig::from_toml_file(path, &Preset::Synthfer.config())?;
+                if !config.method.backbone_inference() {
+                    bail!(
+                        "{}: a {} run classifies with its own heads, which the exported backbone \
+                         (model.safetensors) does not hold; the run's confusion.json has its \
+                         test scores",
+                        path.display(),
+                        config.method
+                    );
+                }
                 (config.data, config.arch, config.augment.image_size)
             }
             None => (DataConfig::default(), Arch::ResNet18, 224),

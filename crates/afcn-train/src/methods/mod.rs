@@ -46,6 +46,9 @@ pub trait Method {
     const ALIASES: &'static [&'static str] = &[];
     /// One line for `afcn train --help` and `afcn methods`.
     const ABOUT: &'static str;
+    /// Whether inference is the backbone's own head ([`Method::logits`] not overridden), so
+    /// that the exported backbone (`model.safetensors`) alone predicts as the trained model.
+    const BACKBONE_INFERENCE: bool = true;
 
     /// The method's configuration section, with its defaults.
     type Config: Clone + fmt::Debug + PartialEq + Default + Serialize + DeserializeOwned;
@@ -240,6 +243,14 @@ macro_rules! registry {
             pub fn aliases(self) -> &'static [&'static str] {
                 match self {
                     $(MethodKind::$variant => <$method as Method>::ALIASES,)+
+                }
+            }
+
+            /// Whether the exported backbone alone predicts as the trained model
+            /// ([`Method::BACKBONE_INFERENCE`]).
+            pub fn backbone_inference(self) -> bool {
+                match self {
+                    $(MethodKind::$variant => <$method as Method>::BACKBONE_INFERENCE,)+
                 }
             }
 

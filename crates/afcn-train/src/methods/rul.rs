@@ -78,6 +78,7 @@ impl Method for Rul {
     const NAME: &'static str = "rul";
     const ABOUT: &'static str =
         "Relative Uncertainty Learning: uncertainty-weighted feature mixing, add-up loss";
+    const BACKBONE_INFERENCE: bool = false;
 
     type Config = RulConfig;
     type Heads<B: Backend> = RulHeads<B>;
