@@ -17,7 +17,15 @@ fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
-            std::process::ExitCode::FAILURE
+            // 130, as a shell reports a process ended by Ctrl-C.
+            if err
+                .downcast_ref::<afcn_train::trainer::Interrupted>()
+                .is_some()
+            {
+                std::process::ExitCode::from(130)
+            } else {
+                std::process::ExitCode::FAILURE
+            }
         }
     }
 }

@@ -6,6 +6,11 @@
 //! are removed afterwards. A kill at any moment leaves `latest` naming a complete checkpoint
 //! (or no checkpoint yet), never a half-written one. The run is complete once `report.md`
 //! exists; `COMPLETE` is written last.
+//!
+//! One process at a time trains into a run directory: [`RunDir::lock`] takes an exclusive
+//! operating-system lock on the file `lock` (released by the system when the process ends,
+//! however it ends) and writes the holder's pid and host into it for the message a second
+//! process gets.
 
 use std::{
     fs,
@@ -29,6 +34,39 @@ pub mod names {
     pub const WEIGHTS: &str = "model.safetensors";
     /// The report tying the outputs together.
     pub const REPORT: &str = "report.md";
+    /// The lock file of the process training into the directory (its pid and host).
+    pub const LOCK: &str = "lock";
+}
+
+/// The exclusive right to write a run directory, held until dropped (or the process ends).
+#[derive(Debug)]
+pub struct RunLock {
+    file: fs::File,
+    path: PathBuf,
+}
+
+impl Drop for RunLock {
+    fn drop(&mut self) {
+        // An empty, unlocked file is a released lock; the system lock goes with the handle.
+        let _ = self.file.set_len(0);
+    }
+}
+
+impl RunLock {
+    /// The lock file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// This host's name, for the lock file (`unknown` where the system does not say).
+fn host_name() -> String {
+    fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown".into())
 }
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same directory, flushed to
@@ -67,6 +105,53 @@ impl RunDir {
         Ok(Self {
             root: root.to_owned(),
         })
+    }
+
+    /// Takes the directory's lock for this process, for as long as the returned value lives.
+    ///
+    /// # Errors
+    /// Another live process holds it (the error names its pid and host), or the lock file
+    /// cannot be opened or written. A lock left by a process that has ended is taken over
+    /// with a message on standard error.
+    pub fn lock(&self) -> anyhow::Result<RunLock> {
+        let path = self.join(names::LOCK);
+        let mut file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .with_context(|| format!("opening the lock file {}", path.display()))?;
+        let previous = fs::read_to_string(&path).unwrap_or_default();
+        let previous = previous.trim();
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(fs::TryLockError::WouldBlock) => anyhow::bail!(
+                "{} is in use by another afcn process ({}); wait for it to end or stop it \
+                 (the lock goes with the process)",
+                self.root.display(),
+                if previous.is_empty() {
+                    "holder unknown"
+                } else {
+                    previous
+                }
+            ),
+            Err(fs::TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("locking {}", path.display()));
+            }
+        }
+        if !previous.is_empty() {
+            eprintln!(
+                "note: {}: taking over the lock of {previous}, which has ended",
+                path.display()
+            );
+        }
+        let holder = format!("pid {} on {}\n", std::process::id(), host_name());
+        file.set_len(0)
+            .and_then(|()| file.write_all(holder.as_bytes()))
+            .and_then(|()| file.sync_all())
+            .with_context(|| format!("writing the lock file {}", path.display()))?;
+        Ok(RunLock { file, path })
     }
 
     /// The directory.
@@ -168,6 +253,26 @@ mod tests {
             .filter(|n| n.starts_with("checkpoint-"))
             .collect();
         assert_eq!(dirs, vec!["checkpoint-0002".to_string()]);
+    }
+
+    #[test]
+    fn a_second_lock_is_refused_naming_the_holder_and_a_released_one_is_taken() {
+        let tmp = tempfile::tempdir().unwrap();
+        let run = RunDir::create(tmp.path()).unwrap();
+        let held = run.lock().unwrap();
+        let holder = fs::read_to_string(held.path()).unwrap();
+        assert!(
+            holder.starts_with(&format!("pid {} on ", std::process::id())),
+            "{holder}"
+        );
+        let err = run.lock().unwrap_err().to_string();
+        assert!(
+            err.contains("in use by another afcn process") && err.contains(holder.trim()),
+            "{err}"
+        );
+        drop(held);
+        assert_eq!(fs::read_to_string(run.join(names::LOCK)).unwrap(), "");
+        run.lock().unwrap();
     }
 
     #[test]

@@ -1,7 +1,14 @@
 //! The training loop: epochs of steps, evaluation on the clean test split, metrics, and a
 //! checkpoint after every epoch.
 
-use std::{path::Path, time::Instant};
+use std::{
+    path::Path,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Instant,
+};
 
 use afcn_certainty::LabelStore;
 use anyhow::Context;
@@ -52,6 +59,24 @@ pub struct Trainer<B: AutodiffBackend> {
     data: RunData,
     state: TrainerState,
     class_names: Vec<String>,
+    interrupt: Option<Arc<AtomicBool>>,
+}
+
+/// A run stopped by an interrupt (Ctrl-C) at a batch boundary; its last checkpoint is kept.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "interrupted in epoch {epoch}, batch {batch}: the run keeps its checkpoint after {done} \
+     epoch(s) and loses the epoch in progress; continue with `afcn train --resume {dir}`"
+)]
+pub struct Interrupted {
+    /// The epoch in progress (0-based).
+    pub epoch: usize,
+    /// The batch at whose start the interrupt was seen.
+    pub batch: usize,
+    /// Epochs completed and checkpointed.
+    pub done: usize,
+    /// The run directory.
+    pub dir: String,
 }
 
 fn recorder() -> NamedMpkFileRecorder<FullPrecisionSettings> {
@@ -92,6 +117,7 @@ impl<B: AutodiffBackend> Trainer<B> {
             device,
             model,
             data,
+            interrupt: None,
         })
     }
 
@@ -110,6 +136,13 @@ impl<B: AutodiffBackend> Trainer<B> {
                 .with_context(|| format!("loading the optimizer of {}", dir.display()))?;
         self.optimizer = self.optimizer.load_record(record);
         Ok(self)
+    }
+
+    /// Stops training at the next batch boundary once `flag` is set (by a signal handler),
+    /// with an [`Interrupted`] error; the checkpoint of the last complete epoch is kept.
+    pub fn with_interrupt(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.interrupt = Some(flag);
+        self
     }
 
     /// The run's configuration.
@@ -150,7 +183,7 @@ impl<B: AutodiffBackend> Trainer<B> {
         mut after_epoch: impl FnMut(&Self) -> anyhow::Result<()>,
     ) -> anyhow::Result<()> {
         while self.state.next_epoch < self.config.epochs {
-            let metrics = self.epoch(self.state.next_epoch)?;
+            let metrics = self.epoch(self.state.next_epoch, run)?;
             eprintln!(
                 "epoch {:>3}: loss {:.4}  train {:.2}%  test {:.2}%  corrections {}",
                 metrics.epoch,
@@ -186,7 +219,7 @@ impl<B: AutodiffBackend> Trainer<B> {
     }
 
     /// One epoch: the steps over the shuffled training split, then the evaluation.
-    fn epoch(&mut self, epoch: usize) -> anyhow::Result<EpochMetrics> {
+    fn epoch(&mut self, epoch: usize, run: &RunDir) -> anyhow::Result<EpochMetrics> {
         let start = Instant::now();
         let config = &self.config;
         let lr = config.optim.lr * config.optim.lr_decay.powi(epoch as i32);
@@ -200,6 +233,20 @@ impl<B: AutodiffBackend> Trainer<B> {
         let (mut correct, mut clean_correct, mut seen, mut corrections) = (0u64, 0u64, 0u64, 0);
         let mut skipped = 0;
         for (b, indices) in batches.iter().enumerate() {
+            if self
+                .interrupt
+                .as_ref()
+                .is_some_and(|f| f.load(Ordering::SeqCst))
+            {
+                bar.finish_and_clear();
+                return Err(Interrupted {
+                    epoch,
+                    batch: b,
+                    done: epoch,
+                    dir: run.path().display().to_string(),
+                }
+                .into());
+            }
             let mut step = Step {
                 config,
                 labels: &mut self.state.labels,

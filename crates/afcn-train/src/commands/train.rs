@@ -1,10 +1,12 @@
 //! `afcn train`: trains a method on a dataset and writes a run directory.
 
 use std::path::PathBuf;
+use std::sync::{Arc, atomic::AtomicBool};
 
 use afcn_backbone::Arch;
 use anyhow::Context;
 use burn::tensor::backend::AutodiffBackend;
+use signal_hook::consts::{SIGINT, SIGTERM};
 
 use crate::{
     backend::{BackendKind, BackendTask, run_on},
@@ -117,9 +119,12 @@ impl Args {
 
 /// Runs `afcn train`.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    // Held until the run ends: no other process trains into the same directory meanwhile.
+    let lock;
     let (config, run) = match &args.resume {
         Some(dir) => {
             let run = RunDir::create(dir)?;
+            lock = run.lock()?;
             anyhow::ensure!(
                 !run.is_complete(),
                 "{} holds a complete run; nothing to resume",
@@ -133,6 +138,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let config = args.config()?;
             let out = args.out.clone().unwrap_or_else(|| default_run_dir(&config));
             let run = RunDir::create(&out)?;
+            lock = run.lock()?;
             anyhow::ensure!(
                 run.latest_checkpoint()?.is_none() && !run.is_complete(),
                 "{} already holds a run: resume it with `--resume {}` or choose another --out",
@@ -148,7 +154,23 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         run.path().display(),
         config.to_toml()
     );
-    run_on(config.backend, TrainTask { config, run })?
+    let outcome = run_on(config.backend, TrainTask { config, run })?;
+    drop(lock);
+    outcome
+}
+
+/// A flag set by the first Ctrl-C (SIGINT) or SIGTERM, which the trainer reads at batch
+/// boundaries; a second signal ends the process at once (exit status 130).
+fn interrupt_flag() -> anyhow::Result<Arc<AtomicBool>> {
+    let flag = Arc::new(AtomicBool::new(false));
+    for signal in [SIGINT, SIGTERM] {
+        // Registered first, so it sees the flag as it was before this signal set it.
+        signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&flag))
+            .context("installing the interrupt handler")?;
+        signal_hook::flag::register(signal, Arc::clone(&flag))
+            .context("installing the interrupt handler")?;
+    }
+    Ok(flag)
 }
 
 /// The default run directory of a configuration.
@@ -182,7 +204,8 @@ impl BackendTask for TrainTask {
                 100.0 * noise.realised_rate()
             );
         }
-        let mut trainer = Trainer::<B>::new(config, data, device)?;
+        let mut trainer =
+            Trainer::<B>::new(config, data, device)?.with_interrupt(interrupt_flag()?);
         if let Some(checkpoint) = run.latest_checkpoint()? {
             eprintln!("resuming from {}", checkpoint.display());
             trainer = trainer.resume(&checkpoint)?;
