@@ -300,16 +300,20 @@ impl<B: Backend> ResNet<B> {
     /// The architecture and class count are recorded in the file's metadata.
     pub fn save_safetensors(&self, path: impl AsRef<Path>) -> Result<(), WeightsError> {
         let path = path.as_ref();
-        let mut store = SafetensorsStore::from_file(path)
+        let failed = |message: String| WeightsError::Write {
+            path: path.to_path_buf(),
+            message,
+        };
+        // Encoded in memory, then written with std: a failed write names the operating
+        // system's error (a full disk) rather than the encoder's.
+        let mut store = SafetensorsStore::from_bytes(None)
             .with_to_adapter(BurnToPyTorchAdapter)
             .metadata("arch", self.arch.name())
-            .metadata("num_classes", self.num_classes().to_string())
-            .overwrite(true);
+            .metadata("num_classes", self.num_classes().to_string());
         self.save_into(&mut store)
-            .map_err(|err| WeightsError::Write {
-                path: path.to_path_buf(),
-                message: err.to_string(),
-            })
+            .map_err(|err| failed(err.to_string()))?;
+        let bytes = store.get_bytes().map_err(|err| failed(err.to_string()))?;
+        std::fs::write(path, bytes).map_err(|err| failed(err.to_string()))
     }
 
     /// The model's tensors in torchvision names, with their Burn paths, PyTorch-orientation

@@ -201,7 +201,13 @@ impl RunDir {
             fs::remove_dir_all(&dir).with_context(|| format!("removing {}", dir.display()))?;
         }
         fs::create_dir(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        write(&dir)?;
+        if let Err(err) = write(&dir) {
+            // A partial checkpoint is never current; removing it frees what it took.
+            let _ = fs::remove_dir_all(&dir);
+            return Err(err.context(format!(
+                "the checkpoint of epoch {epoch} was not written; the previous one stays current"
+            )));
+        }
         for entry in fs::read_dir(&dir)? {
             fs::File::open(entry?.path())?.sync_all()?;
         }

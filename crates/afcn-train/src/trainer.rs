@@ -18,7 +18,7 @@ use burn::{
         Adam, AdamConfig, GradientsParams, Optimizer, adaptor::OptimizerAdaptor,
         decay::WeightDecayConfig,
     },
-    record::{FullPrecisionSettings, NamedMpkFileRecorder},
+    record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder},
     tensor::{Tensor, backend::AutodiffBackend, backend::Backend},
 };
 use indicatif::{ProgressBar, ProgressStyle};
@@ -79,8 +79,18 @@ pub struct Interrupted {
     pub dir: String,
 }
 
-fn recorder() -> NamedMpkFileRecorder<FullPrecisionSettings> {
-    NamedMpkFileRecorder::new()
+/// The model's record in a checkpoint (named MessagePack, full precision).
+const MODEL_FILE: &str = "model.mpk";
+/// The optimizer's record in a checkpoint.
+const OPTIMIZER_FILE: &str = "optimizer.mpk";
+
+fn recorder() -> NamedMpkBytesRecorder<FullPrecisionSettings> {
+    NamedMpkBytesRecorder::new()
+}
+
+/// The bytes of a checkpoint file.
+fn read_record(path: &Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
 }
 
 impl<B: AutodiffBackend> Trainer<B> {
@@ -127,14 +137,14 @@ impl<B: AutodiffBackend> Trainer<B> {
             .with_context(|| format!("reading {}", dir.join("state.json").display()))?;
         self.state = serde_json::from_str(&state)
             .with_context(|| format!("parsing {}", dir.join("state.json").display()))?;
-        self.model = self
-            .model
-            .load_file(dir.join("model"), &recorder(), &self.device)
-            .with_context(|| format!("loading the model of {}", dir.display()))?;
-        let record =
-            burn::record::Recorder::<B>::load(&recorder(), dir.join("optimizer"), &self.device)
-                .with_context(|| format!("loading the optimizer of {}", dir.display()))?;
-        self.optimizer = self.optimizer.load_record(record);
+        let model = read_record(&dir.join(MODEL_FILE))?;
+        let model = Recorder::<B>::load(&recorder(), model, &self.device)
+            .with_context(|| format!("decoding {}", dir.join(MODEL_FILE).display()))?;
+        self.model = self.model.load_record(model);
+        let optimizer = read_record(&dir.join(OPTIMIZER_FILE))?;
+        let optimizer = Recorder::<B>::load(&recorder(), optimizer, &self.device)
+            .with_context(|| format!("decoding {}", dir.join(OPTIMIZER_FILE).display()))?;
+        self.optimizer = self.optimizer.load_record(optimizer);
         Ok(self)
     }
 
@@ -202,18 +212,23 @@ impl<B: AutodiffBackend> Trainer<B> {
 
     /// Writes the checkpoint of the epochs done so far.
     fn save_checkpoint(&self, run: &RunDir) -> anyhow::Result<()> {
+        // Encoded in memory, then written as plain files: a failed write (a full disk) is
+        // reported with its path and the operating system's error.
+        let model = Recorder::<B>::record(&recorder(), self.model.clone().into_record(), ())
+            .context("encoding the model")?;
+        let optimizer = Recorder::<B>::record(&recorder(), self.optimizer.to_record(), ())
+            .context("encoding the optimizer")?;
+        let state = serde_json::to_vec(&self.state).context("encoding the trainer state")?;
         run.checkpoint(self.state.next_epoch - 1, |dir| {
-            self.model
-                .clone()
-                .save_file(dir.join("model"), &recorder())
-                .context("saving the model")?;
-            burn::record::Recorder::<B>::record(
-                &recorder(),
-                self.optimizer.to_record(),
-                dir.join("optimizer"),
-            )
-            .context("saving the optimizer")?;
-            std::fs::write(dir.join("state.json"), serde_json::to_vec(&self.state)?)?;
+            for (name, bytes) in [
+                (MODEL_FILE, &model),
+                (OPTIMIZER_FILE, &optimizer),
+                ("state.json", &state),
+            ] {
+                let path = dir.join(name);
+                std::fs::write(&path, bytes)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
             Ok(())
         })
     }

@@ -35,7 +35,11 @@ fn wait_for(path: &Path, child: &mut Child) {
             "the run ended before {} appeared",
             path.display()
         );
-        assert!(start.elapsed() < Duration::from_secs(120), "{} never appeared", path.display());
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "{} never appeared",
+            path.display()
+        );
         sleep(Duration::from_millis(20));
     }
 }
@@ -50,7 +54,10 @@ fn signal(child: &Child, name: &str) {
 
 fn stderr_of(child: Child) -> (Option<i32>, String) {
     let out = child.wait_with_output().unwrap();
-    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -77,12 +84,23 @@ fn a_second_process_on_the_same_run_directory_is_refused_naming_the_first() {
     let lock = std::fs::read_to_string(run.join("lock")).unwrap();
     assert!(lock.contains(&format!("pid {pid} ")), "{lock}");
     let config = std::fs::read_to_string(run.join("config.toml")).unwrap();
-    std::fs::write(run.join("config.toml"), config.replace("epochs = 50", "epochs = 1")).unwrap();
+    std::fs::write(
+        run.join("config.toml"),
+        config.replace("epochs = 50", "epochs = 1"),
+    )
+    .unwrap();
     let out = resume(&run);
     success(&out);
     let err = stderr(&out);
-    assert!(err.contains(&format!("taking over the lock of pid {pid} on ")), "{err}");
-    assert_eq!(std::fs::read_to_string(run.join("lock")).unwrap(), "", "released at the end");
+    assert!(
+        err.contains(&format!("taking over the lock of pid {pid} on ")),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(run.join("lock")).unwrap(),
+        "",
+        "released at the end"
+    );
 }
 
 #[test]
@@ -95,7 +113,10 @@ fn the_first_interrupt_stops_at_a_batch_boundary_and_the_run_resumes() {
     let (code, err) = stderr_of(child);
     assert_eq!(code, Some(130), "{err}");
     assert!(err.contains("interrupted in epoch "), "{err}");
-    assert!(err.contains(&format!("afcn train --resume {}", run.display())), "{err}");
+    assert!(
+        err.contains(&format!("afcn train --resume {}", run.display())),
+        "{err}"
+    );
     assert!(run.join("latest").is_file() && !run.join("COMPLETE").exists());
 
     success(&resume(&run));
