@@ -13,8 +13,21 @@ mod test;
 
 use clap::Parser;
 
-fn main() -> anyhow::Result<()> {
-    let flags = flags::Xtask::parse();
+fn main() -> std::process::ExitCode {
+    match run(flags::Xtask::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            let (code, message) = process::exit(&err);
+            if let Some(message) = message {
+                eprintln!("{message}");
+            }
+            std::process::ExitCode::from(code)
+        }
+    }
+}
+
+/// Runs the task `flags` names.
+fn run(flags: flags::Xtask) -> anyhow::Result<()> {
     process::enter_workspace_root()?;
     match flags.task {
         flags::Task::Test(f) => test::run(&f),

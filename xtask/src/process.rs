@@ -6,7 +6,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 
 /// Changes the current directory to the workspace root (the parent of `xtask/`).
 pub fn enter_workspace_root() -> anyhow::Result<()> {
@@ -56,6 +56,8 @@ pub fn backend_feature(args: &[String]) -> Option<&'static str> {
 pub struct Outcome {
     /// Whether it exited with status 0.
     pub success: bool,
+    /// How it ended.
+    pub status: std::process::ExitStatus,
     /// How long it ran.
     pub elapsed: Duration,
 }
@@ -72,18 +74,54 @@ pub fn run(command: &mut Command) -> anyhow::Result<Outcome> {
     eprintln!("  ({:.1} s, {status})", elapsed.as_secs_f64());
     Ok(Outcome {
         success: status.success(),
+        status,
         elapsed,
     })
 }
 
-/// Runs `command` like [`run`] and fails unless it succeeded.
+/// A command that ran and failed; it has printed its own error.
+#[derive(Debug, thiserror::Error)]
+#[error("failed ({status}): {command}")]
+pub struct Failed {
+    /// The command, as echoed.
+    pub command: String,
+    /// How it ended.
+    pub status: std::process::ExitStatus,
+}
+
+impl Failed {
+    /// The exit status to end xtask with: the command's own, 1 when it had none (a signal).
+    pub fn exit_code(&self) -> u8 {
+        self.status
+            .code()
+            .and_then(|c| u8::try_from(c).ok())
+            .filter(|&c| c != 0)
+            .unwrap_or(1)
+    }
+}
+
+/// Runs `command` like [`run`] and fails with [`Failed`] unless it succeeded.
 pub fn run_ok(command: &mut Command) -> anyhow::Result<Duration> {
     let shown = format!("{command:?}");
     let outcome = run(command)?;
     if !outcome.success {
-        bail!("failed: {shown}");
+        return Err(Failed {
+            command: shown,
+            status: outcome.status,
+        }
+        .into());
     }
     Ok(outcome.elapsed)
+}
+
+/// The exit status and the message of xtask for `err`: a failed command's own status and no
+/// message (it printed its own error), else 1 and the error's chain on one line (no
+/// backtrace, whatever `RUST_BACKTRACE` says).
+pub fn exit(err: &anyhow::Error) -> (u8, Option<String>) {
+    match err.downcast_ref::<Failed>() {
+        Some(failed) => (failed.exit_code(), None),
+        None => (1, Some(format!("error: {err:#}"))),
+    }
 }
 
 /// A private `XDG_RUNTIME_DIR` for GPU runtimes, which warn without one.
@@ -91,4 +129,19 @@ pub fn runtime_dir() -> anyhow::Result<std::path::PathBuf> {
     let dir = std::env::temp_dir().join(format!("afcn-xdg-{}", std::process::id()));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     Ok(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_command_gives_its_own_status_and_no_message_of_ours() {
+        let err = run_ok(Command::new("sh").args(["-c", "exit 3"])).unwrap_err();
+        assert_eq!(exit(&err), (3, None));
+        let err = run_ok(Command::new("sh").args(["-c", "kill -9 $$"])).unwrap_err();
+        assert_eq!(exit(&err), (1, None), "killed by a signal");
+        let err = anyhow::anyhow!("inner").context("outer");
+        assert_eq!(exit(&err), (1, Some("error: outer: inner".into())));
+    }
 }
