@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::dataset::{Annotation, Split};
-use crate::error::{DataError, Location, Problems, Result};
+use crate::error::{DataError, Problems, Result};
 use crate::files::{FaceBox, ImageEntry, ImageFiles, names};
 use crate::options::LoadOptions;
 use crate::paths::resolve_within;
@@ -111,7 +111,7 @@ fn parse_row(
     row: &Row,
     classes: AffectNetClasses,
 ) -> Result<Option<ImageEntry>> {
-    let at: &Location = &row.at;
+    let at = &row.at.clone().with_entry(&row.fields[0]);
     let code: i64 = parse_field(&row.fields[5], "expression", "an integer in 0..=10", at)?;
     if !(0..=LAST_CODE).contains(&code) {
         return Err(DataError::BadValue {

@@ -13,6 +13,8 @@ pub struct Location {
     pub file: PathBuf,
     /// The 1-based line in `file`; `None` for an image found by listing a folder.
     pub line: Option<u64>,
+    /// The entry the line lists (an image name), once known.
+    pub entry: Option<String>,
 }
 
 impl Location {
@@ -21,7 +23,14 @@ impl Location {
         Self {
             file: file.to_path_buf(),
             line: Some(line),
+            entry: None,
         }
+    }
+
+    /// The same place, naming the entry listed there.
+    pub fn with_entry(mut self, entry: &str) -> Self {
+        self.entry = Some(entry.to_owned());
+        self
     }
 
     /// A whole file (an image found by listing a folder).
@@ -29,6 +38,7 @@ impl Location {
         Self {
             file: file.to_path_buf(),
             line: None,
+            entry: None,
         }
     }
 }
@@ -36,8 +46,12 @@ impl Location {
 impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.line {
-            Some(line) => write!(f, "{}:{line}", self.file.display()),
-            None => write!(f, "{}", self.file.display()),
+            Some(line) => write!(f, "{}:{line}", self.file.display())?,
+            None => write!(f, "{}", self.file.display())?,
+        }
+        match &self.entry {
+            Some(entry) => write!(f, ": {entry}"),
+            None => Ok(()),
         }
     }
 }

@@ -152,7 +152,11 @@ impl FerPlus {
         split: Split,
         classes: FerPlusClasses,
     ) -> Result<()> {
-        let at = &vote_row.at;
+        let named = match vote_row.fields[1].as_str() {
+            "" => vote_row.at.clone(),
+            name => vote_row.at.clone().with_entry(name),
+        };
+        let at = &named;
         let usage = &vote_row.fields[0];
         let row_split = match usage.as_str() {
             "Training" => Split::Train,

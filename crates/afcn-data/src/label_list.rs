@@ -80,17 +80,19 @@ fn parse_line(line: &str, num_classes: usize, at: Location) -> Result<ListEntry>
             found: fields.len(),
         });
     };
+    let at = at.with_entry(name);
     match label.parse::<usize>() {
         Ok(label) if (1..=num_classes).contains(&label) => Ok(ListEntry {
             name: name.to_string(),
             label: label - 1,
-            at,
+            // Later errors about the entry (a missing image) name it themselves.
+            at: Location { entry: None, ..at },
         }),
         _ => Err(DataError::BadValue {
             at,
             field: "label",
             value: label.to_string(),
-            expected: format!("an integer in 1..={num_classes}"),
+            expected: format!("1..={num_classes}"),
         }),
     }
 }
@@ -172,12 +174,19 @@ mod tests {
             .map(|e| e.to_string())
             .collect();
         assert_eq!(skipped.len(), 3);
-        assert!(skipped[0].contains("list.txt:4: label `8`"), "{skipped:?}");
+        assert!(
+            skipped[0]
+                .contains("list.txt:4: train_00002.jpg: label `8` is invalid: expected 1..=7"),
+            "{skipped:?}"
+        );
         assert!(
             skipped[1].contains("list.txt:5: expected 2 fields, found 1"),
             "{skipped:?}"
         );
-        assert!(skipped[2].contains("list.txt:6: label `x`"), "{skipped:?}");
+        assert!(
+            skipped[2].contains("list.txt:6: train_4.jpg: label `x`"),
+            "{skipped:?}"
+        );
 
         let err = read_label_list(&path, 7).unwrap_err();
         assert!(err.to_string().contains("list.txt:4"), "{err}");

@@ -158,8 +158,11 @@ fn labels_that_are_not_in_range_name_the_line_and_the_range() {
             Err(err) => {
                 assert!(expected_error, "{value}: {err}");
                 let text = err.to_string();
-                assert!(text.contains("list.txt:2: label"), "{text}");
-                assert!(text.contains("an integer in 1..=7"), "{text}");
+                assert!(
+                    text.contains("list.txt:2: train_00002.jpg: label"),
+                    "{text}"
+                );
+                assert!(text.contains("expected 1..=7"), "{text}");
             }
             // Documented acceptance: Rust's integer syntax takes a leading `+`.
             Ok(entries) => {
@@ -273,7 +276,10 @@ fn csv_quirks_are_accepted_or_named() {
 
     for (row, expected) in [
         // A stray quote inside a field is kept as a character: the path does not exist.
-        ("1/a\".png,0,0,8,8,x,1,0,0", "training.csv:2: image"),
+        (
+            "1/a\".png,0,0,8,8,x,1,0,0",
+            "training.csv:2: 1/a\".png: image",
+        ),
         // A quote opened and never closed swallows the rest of the file into one field.
         (
             "\"1/a.png,0,0,8,8,x,1,0,0\n1/a.png,0,0,8,8,x,1,0,0",
@@ -288,31 +294,34 @@ fn csv_quirks_are_accepted_or_named() {
             "1/a.png,0,0,8,8,x,1,0,0,9",
             "training.csv:2: expected 9 fields, found 10",
         ),
-        ("1/a.png,0,0,8,8,x,,0,0", "training.csv:2: expression ``"),
+        (
+            "1/a.png,0,0,8,8,x,,0,0",
+            "training.csv:2: 1/a.png: expression ``",
+        ),
         (
             "1/a.png,0,0,eight,8,x,1,0,0",
-            "training.csv:2: face_width `eight`",
+            "training.csv:2: 1/a.png: face_width `eight`",
         ),
         // Box values that are not finite or lie far past any image.
         (
             "1/a.png,0,0,NaN,8,x,1,0,0",
-            "training.csv:2: face_width `NaN`",
+            "training.csv:2: 1/a.png: face_width `NaN`",
         ),
         (
             "1/a.png,1,0,inf,8,x,1,0,0",
-            "training.csv:2: face_width `inf`",
+            "training.csv:2: 1/a.png: face_width `inf`",
         ),
         (
             "1/a.png,-9e18,0,8,8,x,1,0,0",
-            "training.csv:2: face_x `-9e18`",
+            "training.csv:2: 1/a.png: face_x `-9e18`",
         ),
         (
             "1/a.png,0,0,8,1e300,x,1,0,0",
-            "training.csv:2: face_height `1e300`",
+            "training.csv:2: 1/a.png: face_height `1e300`",
         ),
         (
             "1/a.png,0,0,8,8,x,99999999999999999999,0,0",
-            "training.csv:2: expression",
+            "training.csv:2: 1/a.png: expression",
         ),
     ] {
         let err = open(&format!("{AFFECT_HEADER}\n{row}\n")).unwrap_err();
@@ -349,11 +358,11 @@ fn ferplus_votes_with_quirks_are_accepted_or_named() {
     for (row, expected) in [
         (
             "Training,x.png,0,-9,1,0,0,0,0,0,0,0",
-            "fer2013new.csv:2: votes `-9`",
+            "fer2013new.csv:2: x.png: votes `-9`",
         ),
         (
             "Training,x.png,0,4294967296,1,0,0,0,0,0,0,0",
-            "fer2013new.csv:2: votes",
+            "fer2013new.csv:2: x.png: votes",
         ),
         (
             "Training,x.png,0,9,1",
@@ -361,7 +370,7 @@ fn ferplus_votes_with_quirks_are_accepted_or_named() {
         ),
         (
             "Train,x.png,0,9,1,0,0,0,0,0,0,0",
-            "fer2013new.csv:2: Usage `Train`",
+            "fer2013new.csv:2: x.png: Usage `Train`",
         ),
         (
             "\"Training,x.png,0,9,1,0,0,0,0,0,0,0",

@@ -141,8 +141,9 @@ fn rafdb_bad_entries_name_their_file_and_line() {
     // Without skip_bad the first problem is the error: the list is read before images decode.
     let err = open_rafdb(&root, Split::Train, None, &verify()).unwrap_err();
     assert!(
-        err.to_string()
-            .contains("list_patition_label.txt:7: label `8`"),
+        err.to_string().contains(
+            "list_patition_label.txt:7: train_00010.jpg: label `8` is invalid: expected 1..=7"
+        ),
         "{err}"
     );
 
@@ -150,7 +151,7 @@ fn rafdb_bad_entries_name_their_file_and_line() {
     assert_eq!(train.len(), 1);
     let skipped = messages(&train);
     let expect = [
-        ":7: label `8` is invalid",
+        ":7: train_00010.jpg: label `8` is invalid",
         ":8: expected 2 fields, found 1",
         ":6: image",
         ":9: `train_../../../outside_aligned.jpg` escapes the dataset root",
@@ -320,7 +321,7 @@ fn ferplus_bad_rows_name_their_line() {
     assert!(skipped[1].contains("fer2013new.csv:9: expected 12 fields, found 6"));
     assert!(skipped[2].contains("fer2013.csv:10: pixels `300"));
     assert!(skipped[3].contains("fer2013.csv:11: Usage `PublicTest` disagrees"));
-    assert!(skipped[4].contains("fer2013new.csv:12: votes `nine`"));
+    assert!(skipped[4].contains("fer2013new.csv:12: e.png: votes `nine`"));
 
     // Files that are not aligned row for row cannot be used at all.
     images.push_str(&format!("0,{},Training\n", pixels(6)));
@@ -391,20 +392,21 @@ fn affectnet_crops_faces_and_follows_the_protocol() {
     let err =
         open_affectnet(dir.path(), Split::Train, AffectNetClasses::Seven, &verify()).unwrap_err();
     assert!(
-        err.to_string().contains("training.csv:6: expression `12`"),
+        err.to_string()
+            .contains("training.csv:6: 1/a.png: expression `12`"),
         "{err}"
     );
     let train = open_affectnet(dir.path(), Split::Train, AffectNetClasses::Seven, &skip()).unwrap();
     assert_eq!(train.len(), 2);
     let skipped = messages(&train);
     let expect = [
-        ":6: expression `12`",
+        ":6: 1/a.png: expression `12`",
         ":7: expected 9 fields, found 3",
-        ":8: `../../etc/passwd` escapes",
-        ":9: `/etc/passwd` escapes",
-        ":10: image",
-        ":11: face box `0x4` is invalid",
-        ":12: face box 50,50 4x4 lies outside the 40x30 image",
+        ":8: ../../etc/passwd: `../../etc/passwd` escapes",
+        ":9: /etc/passwd: `/etc/passwd` escapes",
+        ":10: 3/missing.png: image",
+        ":11: 1/a.png: face box `0x4` is invalid",
+        ":12: 1/a.png: face box 50,50 4x4 lies outside the 40x30 image",
     ];
     assert_eq!(skipped.len(), expect.len(), "{skipped:#?}");
     for (message, part) in skipped.iter().zip(expect) {
