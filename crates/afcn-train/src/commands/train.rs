@@ -68,6 +68,9 @@ pub struct Args {
     /// the run.
     #[arg(long)]
     pub skip_nonfinite: bool,
+    /// Also print the full configuration at the start (it is always saved as `config.toml`).
+    #[arg(long)]
+    pub verbose: bool,
 }
 
 impl Args {
@@ -149,14 +152,48 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             (config, run)
         }
     };
-    eprintln!(
-        "# run directory: {}\n{}",
-        run.path().display(),
-        config.to_toml()
-    );
+    if args.verbose {
+        eprintln!("{}", config.to_toml());
+    }
     let outcome = run_on(config.backend, TrainTask { config, run })?;
     drop(lock);
     outcome
+}
+
+/// What a person needs to know at the start of a run, in a few lines: the method, the data
+/// and its size, the network, the schedule, the noise, the backend and where it all goes.
+fn summary(config: &TrainConfig, data: &data::RunData, run: &RunDir) -> String {
+    let noise = match &data.noise {
+        Some(noise) => format!(
+            "{} {:.0}% asked, {} of {} training labels changed ({:.1}%)",
+            config.data.noise.kind,
+            100.0 * config.data.noise.rate,
+            noise.changed(),
+            data.train.len(),
+            100.0 * noise.realised_rate()
+        ),
+        None => "none injected".into(),
+    };
+    format!(
+        "training {method} on {dataset}: {train} train / {test} test images, {classes} classes\n\
+         \x20 network   {arch} at {size} px, {epochs} epochs of batch {batch}, seed {seed}\n\
+         \x20 noise     {noise}\n\
+         \x20 backend   {backend}\n\
+         \x20 run       {dir} (full configuration in {config_file})\n",
+        method = config.method,
+        dataset = config.data.dataset,
+        train = data.train.len(),
+        test = data.test.len(),
+        classes = data.train.class_names().len(),
+        arch = config.arch,
+        size = config.augment.image_size,
+        epochs = config.epochs,
+        batch = config.batch_size,
+        seed = config.seed,
+        backend = config.backend,
+        dir = run.path().display(),
+        config_file = run.join(names::CONFIG).display(),
+    )
 }
 
 /// A flag set by the first Ctrl-C (SIGINT) or SIGTERM, which the trainer reads at batch
@@ -196,14 +233,7 @@ impl BackendTask for TrainTask {
     fn run<B: AutodiffBackend>(self, device: B::Device) -> anyhow::Result<()> {
         let TrainTask { config, run } = self;
         let data = data::open(&config.data).context("opening the dataset")?;
-        if let Some(noise) = &data.noise {
-            eprintln!(
-                "label noise: {} of {} training labels changed ({:.1}%)",
-                noise.changed(),
-                data.train.len(),
-                100.0 * noise.realised_rate()
-            );
-        }
+        eprint!("{}", summary(&config, &data, &run));
         let mut trainer =
             Trainer::<B>::new(config, data, device)?.with_interrupt(interrupt_flag()?);
         if let Some(checkpoint) = run.latest_checkpoint()? {
@@ -217,5 +247,36 @@ impl BackendTask for TrainTask {
         run.mark_complete()?;
         eprintln!("done: {}", run.join(names::REPORT).display());
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_names_method_data_network_noise_backend_and_files() {
+        let mut config = Preset::Synthfer.config();
+        config.data.synthfer.train_size = 40;
+        config.data.synthfer.test_size = 10;
+        let data = data::open(&config.data).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let run = RunDir::create(tmp.path()).unwrap();
+        let text = summary(&config, &data, &run);
+        assert_eq!(text.lines().count(), 5, "{text}");
+        assert!(
+            text.starts_with("training afcn on synthfer: 40 train / 10 test images, 7 classes\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("resnet-narrow at 64 px, 12 epochs of batch 32, seed 0"),
+            "{text}"
+        );
+        assert!(text.contains("symmetric 30% asked, "), "{text}");
+        assert!(text.contains("backend   cpu"), "{text}");
+        assert!(
+            text.contains(&format!("{}/config.toml", tmp.path().display())),
+            "{text}"
+        );
     }
 }
