@@ -4,15 +4,18 @@
 //! The maps use the closed form of Grad-CAM for the backbone's GAP + linear head
 //! ([`afcn_gradcam::class_attention`], equal to the autodiff Grad-CAM at `layer4`), computed in
 //! inference mode on the evaluation pixels; they are post-processed as pytorch-grad-cam does
-//! ([`afcn_gradcam::heatmap`]) and laid over the resized image in the jet colour map.
+//! ([`afcn_gradcam::heatmap`]) and drawn as a panel: the face, the jet heat map beside it and
+//! blended over it, each at least 224 pixels, under the true and predicted class names.
 
 use std::path::Path;
 
 use afcn_backbone::ResNet;
-use afcn_data::{FerDataset, eval_batch, transform::resize_square};
-use afcn_gradcam::{class_attention, heatmap, save_overlay_png};
+use afcn_data::{FerDataset, eval_batch};
+use afcn_gradcam::{class_attention, heatmap};
 use anyhow::{Context, anyhow};
 use burn::tensor::backend::Backend;
+
+use crate::plots;
 
 /// The folder of a run directory that holds the overlays.
 pub const OVERLAYS: &str = "overlays";
@@ -76,7 +79,7 @@ pub fn write_overlays<B: Backend>(
         .iter::<i64>()
         .collect();
     let attention = class_attention(features, backbone.head_weight());
-    let side = size as usize;
+    let side = plots::panel_side(size) as usize;
     let names = dataset.class_names();
     let mut written = Vec::with_capacity(n);
     for (i, (&sample, annotation)) in samples.iter().zip(&batch.annotations).enumerate() {
@@ -96,8 +99,16 @@ pub fn write_overlays<B: Backend>(
             file_safe(&names[annotation.clean_label]),
             file_safe(&names[predicted])
         );
-        let image = resize_square(&dataset.image(sample)?, size);
-        save_overlay_png(run_dir.join(&file), &image, &heat)?;
+        let caption = format!(
+            "true: {}   predicted: {}",
+            names[annotation.clean_label], names[predicted]
+        );
+        plots::save_explanation_png(
+            &run_dir.join(&file),
+            &dataset.image(sample)?,
+            &heat,
+            &caption,
+        )?;
         written.push(Overlay {
             file,
             sample,
@@ -113,7 +124,7 @@ mod tests {
     use super::*;
     use afcn_backbone::{Arch, ResNetConfig};
     use afcn_data::Split;
-    use afcn_gradcam::{CamMethod, ClassTarget, GradCam, SplitForward, overlay};
+    use afcn_gradcam::{CamMethod, ClassTarget, GradCam, SplitForward};
     use afcn_synthfer::{SynthFer, SynthFerConfig};
     use burn::{
         backend::{Autodiff, Flex},
@@ -156,12 +167,19 @@ mod tests {
                 .unwrap();
             assert_eq!(explained.classes, [o.predicted]);
             assert_eq!(o.truth, data.annotation(o.sample).unwrap().clean_label);
-            let heat: Vec<f32> = heatmap(explained.map, [64, 64])
+            // Shown at 224 px, the panel's least side.
+            let heat: Vec<f32> = heatmap(explained.map, [224, 224])
                 .into_data()
                 .to_vec()
                 .unwrap();
-            let image = resize_square(&data.image(o.sample).unwrap(), size);
-            let expected = overlay(&image, &heat).unwrap();
+            let names = data.class_names();
+            let caption = format!(
+                "true: {}   predicted: {}",
+                names[o.truth], names[o.predicted]
+            );
+            let png =
+                plots::explanation_png(&data.image(o.sample).unwrap(), &heat, &caption).unwrap();
+            let expected = afcn_data::image::load_from_memory(&png).unwrap().to_rgb8();
             let got = afcn_data::image::open(tmp.path().join(&o.file))
                 .unwrap()
                 .to_rgb8();

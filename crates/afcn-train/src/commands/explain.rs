@@ -14,10 +14,9 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use afcn_data::{ImageLimits, Location, decode_image, image_to_tensor, transform::resize_square};
+use afcn_data::{ImageLimits, Location, decode_image, image_to_tensor};
 use afcn_gradcam::{
-    CamMethod, ClassTarget, Explanation, GradCam, GradCamPlusPlus, SplitForward, heatmap,
-    save_overlay_png, write_npy,
+    CamMethod, ClassTarget, Explanation, GradCam, GradCamPlusPlus, SplitForward, heatmap, write_npy,
 };
 use anyhow::{Context, anyhow, bail};
 use burn::{
@@ -27,7 +26,8 @@ use burn::{
 
 use crate::{
     backend::{BackendTask, run_on},
-    commands::model_args::ModelArgs,
+    commands::{model_args::ModelArgs, predict::default_names},
+    plots,
 };
 
 /// The layer of a ResNet that `afcn explain` can explain: the output of its last stage.
@@ -71,7 +71,8 @@ pub struct Args {
     /// The layer whose activation is explained (ResNets: `layer4`, the last stage).
     #[arg(long, default_value = LAYER4)]
     pub layer: String,
-    /// The overlay picture to write (PNG, S x S).
+    /// The picture to write (PNG): the image, its heat map beside it and over it (each at
+    /// least 224 px) and the class explained.
     #[arg(long, default_value = "heat.png")]
     pub out: PathBuf,
     /// Also write the raw map to `PREFIX.raw.npy` (h x w) and the heat map to
@@ -131,7 +132,7 @@ impl BackendTask for Explain {
                 GradCamPlusPlus.explain(&target, input, &args.layer, &classes)
             }
         }?;
-        write_outputs(&args, &image, explained)
+        write_outputs(&args, &image, explained, num_classes)
     }
 }
 
@@ -140,12 +141,23 @@ fn write_outputs<B: burn::tensor::backend::Backend>(
     args: &Args,
     image: &afcn_data::image::RgbImage,
     explained: Explanation<B>,
+    num_classes: usize,
 ) -> anyhow::Result<()> {
     let side = args.model.size as usize;
     let [_, h, w] = explained.map.dims();
     let raw = host_values(explained.map.clone())?;
-    let heat = host_values(heatmap(explained.map, [side, side]))?;
-    save_overlay_png(&args.out, &resize_square(image, args.model.size), &heat)?;
+    let heat = host_values(heatmap(explained.map.clone(), [side, side]))?;
+    let shown = plots::panel_side(args.model.size) as usize;
+    let panel_heat = host_values(heatmap(explained.map, [shown, shown]))?;
+    let class = explained.classes[0];
+    let names = default_names(num_classes);
+    let what = if args.class.is_some() {
+        "class"
+    } else {
+        "predicted"
+    };
+    let caption = format!("{what}: {} ({})", names[class], args.method.name());
+    plots::save_explanation_png(&args.out, image, &panel_heat, &caption)?;
     if let Some(prefix) = &args.dump {
         write_npy(with_suffix(prefix, ".raw.npy"), &raw, &[h as u64, w as u64])?;
         write_npy(

@@ -53,7 +53,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// The class names used when `--classes` is not given.
-fn default_names(num_classes: usize) -> Vec<String> {
+pub(crate) fn default_names(num_classes: usize) -> Vec<String> {
     if num_classes == RAFDB_CLASSES.len() {
         RAFDB_CLASSES.iter().map(|name| name.to_string()).collect()
     } else {

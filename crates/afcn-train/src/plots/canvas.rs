@@ -2,11 +2,11 @@
 
 use std::{io::Cursor, path::Path, sync::OnceLock};
 
-use afcn_data::image::{ImageFormat, RgbImage};
+use afcn_data::image::{ImageFormat, Rgb, RgbImage};
 use anyhow::{Context, anyhow};
 use plotters::{
     coord::Shift,
-    prelude::{BitMapBackend, DrawingArea, IntoDrawingArea, WHITE},
+    prelude::{BitMapBackend, DrawingArea, IntoDrawingArea},
     style::FontStyle,
 };
 
@@ -33,11 +33,19 @@ pub(super) fn render_png(
     (width, height): (u32, u32),
     draw: impl FnOnce(&Area<'_>) -> anyhow::Result<()>,
 ) -> anyhow::Result<Vec<u8>> {
+    render_png_over(RgbImage::from_pixel(width, height, Rgb([255; 3])), draw)
+}
+
+/// Draws over `background` and returns the picture as PNG bytes.
+pub(super) fn render_png_over(
+    background: RgbImage,
+    draw: impl FnOnce(&Area<'_>) -> anyhow::Result<()>,
+) -> anyhow::Result<Vec<u8>> {
     register_font()?;
-    let mut pixels = vec![0u8; width as usize * height as usize * 3];
+    let (width, height) = background.dimensions();
+    let mut pixels = background.into_raw();
     {
         let area = BitMapBackend::with_buffer(&mut pixels, (width, height)).into_drawing_area();
-        area.fill(&WHITE)?;
         draw(&area)?;
         area.present()?;
     }

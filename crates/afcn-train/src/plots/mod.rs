@@ -1,4 +1,5 @@
-//! Pictures of a run, as PNG: the training curves and the confusion matrix as a heat map.
+//! Pictures of a run, as PNG: the training curves, the confusion matrix as a heat map, and
+//! explanation panels (a face, its Grad-CAM map beside it and over it, and the classes).
 //!
 //! Drawn with `plotters` into an RGB buffer (text in DejaVu Sans, embedded, so that no system
 //! font library is needed) and encoded with `image`; files are written atomically.
@@ -6,6 +7,8 @@
 mod canvas;
 mod confusion;
 mod curves;
+mod panel;
 
 pub use confusion::{confusion_png, save_confusion_png};
 pub use curves::{curves_png, save_curves_png};
+pub use panel::{MIN_SIDE, explanation_png, panel_side, save_explanation_png};
