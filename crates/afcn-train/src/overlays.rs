@@ -10,12 +10,13 @@
 use std::path::Path;
 
 use afcn_backbone::ResNet;
+use afcn_certainty::LabelStore;
 use afcn_data::{FerDataset, eval_batch};
 use afcn_gradcam::{class_attention, heatmap};
 use anyhow::{Context, anyhow};
 use burn::tensor::backend::Backend;
 
-use crate::plots;
+use crate::{plots, run_dir::write_atomic, trainer::Prediction};
 
 /// The folder of a run directory that holds the overlays.
 pub const OVERLAYS: &str = "overlays";
@@ -52,8 +53,48 @@ fn file_safe(name: &str) -> String {
         .collect()
 }
 
+/// The Grad-CAM heat map (at the panel side for inputs of side `size`, row-major) of each of
+/// `samples` of `dataset`, for the class `classes` gives it (the predicted class for `None`),
+/// with the predicted class.
+fn explain_samples<B: Backend>(
+    backbone: &ResNet<B>,
+    dataset: &dyn FerDataset,
+    samples: &[usize],
+    classes: &[Option<usize>],
+    size: u32,
+) -> anyhow::Result<Vec<(usize, Vec<f32>)>> {
+    let device = backbone.head_weight().device();
+    let batch = eval_batch::<B, _>(dataset, samples, size, &device)?;
+    let features = backbone.features(batch.images);
+    let [_, _, h, w] = features.dims();
+    let predicted: Vec<i64> = backbone
+        .head(features.clone())
+        .argmax(1)
+        .into_data()
+        .iter::<i64>()
+        .collect();
+    let attention = class_attention(features, backbone.head_weight());
+    let side = plots::panel_side(size) as usize;
+    let mut explained = Vec::with_capacity(samples.len());
+    for (i, class) in classes.iter().enumerate() {
+        let predicted = predicted[i] as usize;
+        let map = attention
+            .clone()
+            .narrow(0, i, 1)
+            .narrow(1, class.unwrap_or(predicted), 1)
+            .reshape([1, h, w]);
+        let heat: Vec<f32> = heatmap(map, [side, side])
+            .into_data()
+            .convert::<f32>()
+            .to_vec()
+            .map_err(|err| anyhow!("reading a heat map back: {err:?}"))?;
+        explained.push((predicted, heat));
+    }
+    Ok(explained)
+}
+
 /// Explains the predicted class of `count` test samples of `dataset` (spread evenly over it)
-/// with `backbone` at input side `size`, and writes one overlay PNG each into
+/// with `backbone` at input side `size`, and writes one panel PNG each into
 /// `run_dir/overlays/`.
 pub fn write_overlays<B: Backend>(
     backbone: &ResNet<B>,
@@ -68,41 +109,23 @@ pub fn write_overlays<B: Backend>(
     }
     let dir = run_dir.join(OVERLAYS);
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let device = backbone.head_weight().device();
-    let batch = eval_batch::<B, _>(dataset, &samples, size, &device)?;
-    let features = backbone.features(batch.images);
-    let [n, _, h, w] = features.dims();
-    let predicted: Vec<i64> = backbone
-        .head(features.clone())
-        .argmax(1)
-        .into_data()
-        .iter::<i64>()
-        .collect();
-    let attention = class_attention(features, backbone.head_weight());
-    let side = plots::panel_side(size) as usize;
+    let explained = explain_samples(
+        backbone,
+        dataset,
+        &samples,
+        &vec![None; samples.len()],
+        size,
+    )?;
     let names = dataset.class_names();
-    let mut written = Vec::with_capacity(n);
-    for (i, (&sample, annotation)) in samples.iter().zip(&batch.annotations).enumerate() {
-        let predicted = predicted[i] as usize;
-        let map = attention
-            .clone()
-            .narrow(0, i, 1)
-            .narrow(1, predicted, 1)
-            .reshape([1, h, w]);
-        let heat: Vec<f32> = heatmap(map, [side, side])
-            .into_data()
-            .convert::<f32>()
-            .to_vec()
-            .map_err(|err| anyhow!("reading a heat map back: {err:?}"))?;
+    let mut written = Vec::with_capacity(samples.len());
+    for (&sample, (predicted, heat)) in samples.iter().zip(explained) {
+        let truth = dataset.annotation(sample)?.clean_label;
         let file = format!(
             "{OVERLAYS}/{sample}-{}-{}.png",
-            file_safe(&names[annotation.clean_label]),
+            file_safe(&names[truth]),
             file_safe(&names[predicted])
         );
-        let caption = format!(
-            "true: {}   predicted: {}",
-            names[annotation.clean_label], names[predicted]
-        );
+        let caption = format!("true: {}   predicted: {}", names[truth], names[predicted]);
         plots::save_explanation_png(
             &run_dir.join(&file),
             &dataset.image(sample)?,
@@ -112,11 +135,128 @@ pub fn write_overlays<B: Backend>(
         written.push(Overlay {
             file,
             sample,
-            truth: annotation.clean_label,
+            truth,
             predicted,
         });
     }
     Ok(written)
+}
+
+/// Panels of `samples` of `dataset`, each explaining the class `picks` gives it, under the
+/// caption `caption` makes of its index in `picks`; written as one grid PNG, two to a row, at
+/// `run_dir/file`. Returns whether there was anything to draw.
+fn write_grid<B: Backend>(
+    backbone: &ResNet<B>,
+    dataset: &dyn FerDataset,
+    picks: &[(usize, usize)],
+    caption: impl Fn(usize) -> String,
+    size: u32,
+    run_dir: &Path,
+    file: &str,
+) -> anyhow::Result<bool> {
+    if picks.is_empty() {
+        return Ok(false);
+    }
+    let samples: Vec<usize> = picks.iter().map(|&(s, _)| s).collect();
+    let classes: Vec<Option<usize>> = picks.iter().map(|&(_, c)| Some(c)).collect();
+    let explained = explain_samples(backbone, dataset, &samples, &classes, size)?;
+    let mut panels = Vec::with_capacity(picks.len());
+    for (i, ((sample, _), (_, heat))) in picks.iter().zip(explained).enumerate() {
+        panels.push(plots::explanation_image(
+            &dataset.image(*sample)?,
+            &heat,
+            &caption(i),
+        )?);
+    }
+    let png = plots::grid_png(&panels, 2)?.context("a grid of at least one panel")?;
+    let dir = run_dir.join(OVERLAYS);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    write_atomic(&run_dir.join(file), &png)?;
+    Ok(true)
+}
+
+/// The grid of the most confidently wrong test images: `overlays/wrong_test.png`.
+pub const WRONG_TEST: &str = "overlays/wrong_test.png";
+/// The grid of the label corrections that made a label wrong: `overlays/wrong_corrections.png`.
+pub const WRONG_CORRECTIONS: &str = "overlays/wrong_corrections.png";
+
+/// Writes [`WRONG_TEST`]: the `count` test images predicted wrong with the highest
+/// confidence, each explained for its predicted class; returns them, most confident first.
+pub fn write_wrong_test_grid<B: Backend>(
+    backbone: &ResNet<B>,
+    test: &dyn FerDataset,
+    predictions: &[Prediction],
+    count: usize,
+    size: u32,
+    run_dir: &Path,
+) -> anyhow::Result<Vec<usize>> {
+    let mut wrong: Vec<usize> = (0..predictions.len())
+        .filter(|&i| predictions[i].class != predictions[i].truth)
+        .collect();
+    wrong.sort_by(|&a, &b| {
+        predictions[b]
+            .confidence
+            .total_cmp(&predictions[a].confidence)
+    });
+    wrong.truncate(count);
+    let picks: Vec<(usize, usize)> = wrong.iter().map(|&i| (i, predictions[i].class)).collect();
+    let names = test.class_names();
+    let caption = |i: usize| {
+        let p = &predictions[wrong[i]];
+        format!(
+            "#{}  true: {}   predicted: {} ({:.0}%)",
+            wrong[i],
+            names[p.truth],
+            names[p.class],
+            100.0 * p.confidence
+        )
+    };
+    write_grid(backbone, test, &picks, caption, size, run_dir, WRONG_TEST)?;
+    Ok(wrong)
+}
+
+/// Writes [`WRONG_CORRECTIONS`] when the clean labels are known: up to `count` training
+/// samples whose label the run changed and that end with a wrong label, latest change first,
+/// each explained for the label they now have; returns them.
+pub fn write_wrong_corrections_grid<B: Backend>(
+    backbone: &ResNet<B>,
+    train: &dyn FerDataset,
+    labels: &LabelStore,
+    count: usize,
+    size: u32,
+    run_dir: &Path,
+) -> anyhow::Result<Vec<usize>> {
+    let Some(clean) = labels.clean() else {
+        return Ok(Vec::new());
+    };
+    let current = labels.current();
+    let mut wrong: Vec<usize> = Vec::new();
+    for change in labels.changes().iter().rev() {
+        let i = change.sample;
+        if current[i] != clean[i] && !wrong.contains(&i) && wrong.len() < count {
+            wrong.push(i);
+        }
+    }
+    let picks: Vec<(usize, usize)> = wrong.iter().map(|&i| (i, current[i])).collect();
+    let names = train.class_names();
+    let given = labels.given();
+    let caption = |k: usize| {
+        let i = wrong[k];
+        format!(
+            "#{i}  given: {}   corrected to: {}   clean: {}",
+            names[given[i]], names[current[i]], names[clean[i]]
+        )
+    };
+    write_grid(
+        backbone,
+        train,
+        &picks,
+        caption,
+        size,
+        run_dir,
+        WRONG_CORRECTIONS,
+    )?;
+    Ok(wrong)
 }
 
 #[cfg(test)]

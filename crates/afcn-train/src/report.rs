@@ -9,10 +9,13 @@ use serde_json::json;
 
 use crate::{
     metrics::EpochMetrics,
-    overlays::{Overlay, write_overlays},
+    overlays::{
+        Overlay, WRONG_CORRECTIONS, WRONG_TEST, write_overlays, write_wrong_corrections_grid,
+        write_wrong_test_grid,
+    },
     plots::{save_confusion_png, save_curves_png},
     run_dir::{RunDir, names},
-    trainer::Trainer,
+    trainer::{Trainer, confusion},
 };
 
 /// The correction log: one line per label change.
@@ -43,7 +46,9 @@ pub fn write_final<B: AutodiffBackend>(run: &RunDir, trainer: &Trainer<B>) -> an
         .backbone
         .save_safetensors(run.join(names::WEIGHTS))?;
 
-    let confusion = trainer.evaluate(&trainer.data().test)?;
+    let test = &trainer.data().test;
+    let predictions = trainer.predict(test)?;
+    let confusion = confusion(&predictions, class_names.len());
     run.write(
         CONFUSION,
         &serde_json::to_string_pretty(&json!({
@@ -56,11 +61,26 @@ pub fn write_final<B: AutodiffBackend>(run: &RunDir, trainer: &Trainer<B>) -> an
 
     save_confusion_png(&run.join(CONFUSION_PNG), &confusion, class_names)?;
     save_curves_png(&run.join(CURVES), trainer.history())?;
-    let overlays = write_overlays(
-        &trainer.model().valid().backbone,
-        trainer.data().test.as_ref(),
+    let backbone = trainer.model().valid().backbone;
+    let (count, size) = (
         trainer.config().overlays,
         trainer.config().augment.image_size,
+    );
+    let overlays = write_overlays(&backbone, test.as_ref(), count, size, run.path())?;
+    let wrong_test = write_wrong_test_grid(
+        &backbone,
+        test.as_ref(),
+        &predictions,
+        count,
+        size,
+        run.path(),
+    )?;
+    let wrong_corrections = write_wrong_corrections_grid(
+        &backbone,
+        trainer.data().train.as_ref(),
+        trainer.labels(),
+        count,
+        size,
         run.path(),
     )?;
 
@@ -123,6 +143,25 @@ pub fn write_final<B: AutodiffBackend>(run: &RunDir, trainer: &Trainer<B>) -> an
     writeln!(report, "{}", confusion.to_markdown(class_names))?;
     writeln!(report, "![Confusion matrix]({CONFUSION_PNG})\n")?;
     write_overlay_section(&mut report, &overlays, class_names)?;
+    if !wrong_test.is_empty() {
+        writeln!(
+            report,
+            "## The most confidently wrong test images\n\nThe {} test images predicted wrong \
+             with the highest confidence, most confident first, with the Grad-CAM of the \
+             predicted class.\n\n![Most confidently wrong test images]({WRONG_TEST})\n",
+            wrong_test.len()
+        )?;
+    }
+    if !wrong_corrections.is_empty() {
+        writeln!(
+            report,
+            "## Label corrections that were wrong\n\n{} training images whose label the run \
+             changed and that end with a wrong label (against the known clean labels), latest \
+             change first, with the Grad-CAM of the label they now have.\n\n\
+             ![Wrong label corrections]({WRONG_CORRECTIONS})\n",
+            wrong_corrections.len()
+        )?;
+    }
     writeln!(report, "## Files\n")?;
     for (file, what) in [
         (names::CONFIG, "the configuration of the run"),

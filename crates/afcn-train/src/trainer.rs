@@ -343,13 +343,69 @@ impl<B: AutodiffBackend> Trainer<B> {
 
     /// The confusion matrix of the model (in inference mode) on `dataset`.
     pub fn evaluate(&self, dataset: &SharedDataset) -> anyhow::Result<ConfusionMatrix> {
-        evaluate(
+        let predictions = self.predict(dataset)?;
+        Ok(confusion(&predictions, dataset.class_names().len()))
+    }
+
+    /// The model's (inference mode) prediction for every sample of `dataset`.
+    pub fn predict(&self, dataset: &SharedDataset) -> anyhow::Result<Vec<Prediction>> {
+        predict_split(
             &self.model.valid(),
             dataset,
             self.config.augment.image_size,
             &self.device,
         )
     }
+}
+
+/// The model's prediction for one sample of a split.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Prediction {
+    /// The sample's clean label.
+    pub truth: usize,
+    /// The predicted class.
+    pub class: usize,
+    /// Its softmax probability.
+    pub confidence: f32,
+}
+
+/// The prediction of `model` for every sample of `dataset`, at input side `size`.
+pub fn predict_split<B: Backend>(
+    model: &FerModel<B>,
+    dataset: &SharedDataset,
+    size: u32,
+    device: &B::Device,
+) -> anyhow::Result<Vec<Prediction>> {
+    let mut predictions = Vec::with_capacity(dataset.len());
+    let indices: Vec<usize> = (0..dataset.len()).collect();
+    for chunk in indices.chunks(EVAL_BATCH) {
+        let batch = afcn_data::eval_batch::<B, _>(dataset.as_ref(), chunk, size, device)?;
+        let probabilities = burn::tensor::activation::softmax(model.logits(batch.images), 1);
+        let (confidence, class) = probabilities.max_dim_with_indices(1);
+        // One read of both: [N, 2] as floats (class indices are small integers).
+        let both: Vec<f32> = Tensor::cat(vec![confidence, class.float()], 1)
+            .into_data()
+            .convert::<f32>()
+            .iter::<f32>()
+            .collect();
+        for (annotation, pair) in batch.annotations.iter().zip(both.chunks(2)) {
+            predictions.push(Prediction {
+                truth: annotation.clean_label,
+                class: pair[1] as usize,
+                confidence: pair[0],
+            });
+        }
+    }
+    Ok(predictions)
+}
+
+/// The confusion matrix of predictions over `classes` classes.
+pub fn confusion(predictions: &[Prediction], classes: usize) -> ConfusionMatrix {
+    let mut confusion = ConfusionMatrix::new(classes);
+    for p in predictions {
+        confusion.add(p.truth, p.class);
+    }
+    confusion
 }
 
 /// The confusion matrix of `model` on `dataset`, at input side `size`.
@@ -359,21 +415,8 @@ pub fn evaluate<B: Backend>(
     size: u32,
     device: &B::Device,
 ) -> anyhow::Result<ConfusionMatrix> {
-    let mut confusion = ConfusionMatrix::new(dataset.class_names().len());
-    let indices: Vec<usize> = (0..dataset.len()).collect();
-    for chunk in indices.chunks(EVAL_BATCH) {
-        let batch = afcn_data::eval_batch::<B, _>(dataset.as_ref(), chunk, size, device)?;
-        let predicted: Vec<i64> = model
-            .logits(batch.images)
-            .argmax(1)
-            .into_data()
-            .iter::<i64>()
-            .collect();
-        for (annotation, p) in batch.annotations.iter().zip(predicted) {
-            confusion.add(annotation.clean_label, p as usize);
-        }
-    }
-    Ok(confusion)
+    let predictions = predict_split(model, dataset, size, device)?;
+    Ok(confusion(&predictions, dataset.class_names().len()))
 }
 
 /// The label store of a training split: its given labels, with the clean labels beside them.

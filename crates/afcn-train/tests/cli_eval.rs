@@ -1,6 +1,7 @@
 //! `afcn eval` on the weights of a tiny SynthFER run: it scores the run's test split exactly as
 //! the run's own `confusion.json` does; and the run's pictures (curves, confusion heat map,
-//! Grad-CAM overlays) exist, are PNGs and are linked from `report.md`.
+//! Grad-CAM panels, the grids of confidently wrong test images and of wrong corrections) exist,
+//! are PNGs of the expected size and are linked from `report.md`.
 
 mod support;
 
@@ -11,8 +12,15 @@ use std::{
 
 use support::{failure, success, train_command};
 
-const TINY: &str = "epochs = 1\nbatch_size = 16\noverlays = 3\n\
-                    [data.synthfer]\ntrain_size = 48\ntest_size = 24\n";
+/// Two epochs, relabelling eagerly from the second (no margin), so that the run makes wrong
+/// corrections for the report to show.
+const TINY: &str = "epochs = 2\nbatch_size = 16\noverlays = 3\n\
+                    [data.synthfer]\ntrain_size = 48\ntest_size = 24\n\
+                    [methods.afcn]\nwarmup_epochs = 1\ncorrect_from_epoch = 1\ntau = 1.0\n\
+                    delta = 0.0\n";
+
+/// An explanation panel: three 224-pixel tiles with gaps, under a caption strip.
+const PANEL: (u32, u32) = (3 * 224 + 4 * 8, 30 + 224 + 8);
 
 /// Trains the tiny run into `dir/run`.
 fn tiny_run(dir: &Path) -> PathBuf {
@@ -59,16 +67,30 @@ fn eval_reproduces_the_runs_confusion_matrix_and_the_run_has_its_pictures() {
     let mut overlays: Vec<String> = std::fs::read_dir(run.join("overlays"))
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|name| !name.starts_with("wrong_"))
         .collect();
     overlays.sort();
     assert_eq!(overlays.len(), 3, "{overlays:?}");
-    for name in &overlays {
-        // 64 x 64: the synthfer preset's input side.
+    // The grids: three panels each, two to a row.
+    for grid in ["overlays/wrong_test.png", "overlays/wrong_corrections.png"] {
         assert_eq!(
-            png_size(&run.join("overlays").join(name)),
-            (64, 64),
-            "{name}"
+            png_size(&run.join(grid)),
+            (2 * PANEL.0, 2 * PANEL.1),
+            "{grid}"
         );
+        assert!(report.contains(&format!("]({grid})")), "{grid}: {report}");
+    }
+    assert!(
+        report.contains("## The most confidently wrong test images"),
+        "{report}"
+    );
+    assert!(
+        report.contains("## Label corrections that were wrong"),
+        "{report}"
+    );
+    for name in &overlays {
+        // The 64-pixel input shown at 224.
+        assert_eq!(png_size(&run.join("overlays").join(name)), PANEL, "{name}");
         assert!(
             report.contains(&format!("](overlays/{name})")),
             "{name}: {report}"

@@ -33,14 +33,17 @@ pub(super) fn render_png(
     (width, height): (u32, u32),
     draw: impl FnOnce(&Area<'_>) -> anyhow::Result<()>,
 ) -> anyhow::Result<Vec<u8>> {
-    render_png_over(RgbImage::from_pixel(width, height, Rgb([255; 3])), draw)
+    encode_png(&draw_over(
+        RgbImage::from_pixel(width, height, Rgb([255; 3])),
+        draw,
+    )?)
 }
 
-/// Draws over `background` and returns the picture as PNG bytes.
-pub(super) fn render_png_over(
+/// Draws over `background` and returns the picture.
+pub(super) fn draw_over(
     background: RgbImage,
     draw: impl FnOnce(&Area<'_>) -> anyhow::Result<()>,
-) -> anyhow::Result<Vec<u8>> {
+) -> anyhow::Result<RgbImage> {
     register_font()?;
     let (width, height) = background.dimensions();
     let mut pixels = background.into_raw();
@@ -49,8 +52,11 @@ pub(super) fn render_png_over(
         draw(&area)?;
         area.present()?;
     }
-    let image = RgbImage::from_raw(width, height, pixels)
-        .context("the canvas buffer has the picture's size")?;
+    RgbImage::from_raw(width, height, pixels).context("the canvas buffer has the picture's size")
+}
+
+/// A picture as PNG bytes.
+pub(super) fn encode_png(image: &RgbImage) -> anyhow::Result<Vec<u8>> {
     let mut png = Vec::new();
     image
         .write_to(&mut Cursor::new(&mut png), ImageFormat::Png)

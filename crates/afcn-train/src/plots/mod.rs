@@ -11,4 +11,6 @@ mod panel;
 
 pub use confusion::{confusion_png, save_confusion_png};
 pub use curves::{curves_png, save_curves_png};
-pub use panel::{MIN_SIDE, explanation_png, panel_side, save_explanation_png};
+pub use panel::{
+    MIN_SIDE, explanation_image, explanation_png, grid_png, panel_side, save_explanation_png,
+};

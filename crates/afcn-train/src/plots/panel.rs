@@ -12,7 +12,7 @@ use plotters::{
     style::TextStyle,
 };
 
-use super::canvas::{FONT, render_png_over, save};
+use super::canvas::{FONT, draw_over, encode_png, save};
 
 /// The least side of each of the three tiles: a 64-pixel network input is shown at 224.
 pub const MIN_SIDE: u32 = 224;
@@ -32,6 +32,15 @@ pub fn panel_side(input_side: u32) -> u32 {
 /// # Errors
 /// `heat` does not have the tiles' size.
 pub fn explanation_png(image: &RgbImage, heat: &[f32], caption: &str) -> anyhow::Result<Vec<u8>> {
+    encode_png(&explanation_image(image, heat, caption)?)
+}
+
+/// The panel of [`explanation_png`] as a picture.
+pub fn explanation_image(
+    image: &RgbImage,
+    heat: &[f32],
+    caption: &str,
+) -> anyhow::Result<RgbImage> {
     let side = (heat.len() as f64).sqrt() as u32;
     anyhow::ensure!(
         (side * side) as usize == heat.len() && side >= MIN_SIDE,
@@ -50,11 +59,31 @@ pub fn explanation_png(image: &RgbImage, heat: &[f32], caption: &str) -> anyhow:
         let x = GAP + i as u32 * (side + GAP);
         imageops::replace(&mut canvas, tile, i64::from(x), i64::from(CAPTION));
     }
-    render_png_over(canvas, |area| {
+    draw_over(canvas, |area| {
         let style = TextStyle::from((FONT, 18).into_font()).color(&BLACK);
         area.draw(&Text::new(caption.to_owned(), (GAP as i32, 6), style))?;
         Ok(())
     })
+}
+
+/// Panels (of one size) laid out `columns` to a row, as PNG bytes; `None` for no panel.
+pub fn grid_png(panels: &[RgbImage], columns: usize) -> anyhow::Result<Option<Vec<u8>>> {
+    let Some(first) = panels.first() else {
+        return Ok(None);
+    };
+    let (w, h) = first.dimensions();
+    anyhow::ensure!(
+        panels.iter().all(|p| p.dimensions() == (w, h)),
+        "grid panels differ in size"
+    );
+    let columns = columns.clamp(1, panels.len());
+    let rows = panels.len().div_ceil(columns);
+    let mut grid = RgbImage::from_pixel(w * columns as u32, h * rows as u32, Rgb([255; 3]));
+    for (i, panel) in panels.iter().enumerate() {
+        let (x, y) = ((i % columns) as u32 * w, (i / columns) as u32 * h);
+        imageops::replace(&mut grid, panel, i64::from(x), i64::from(y));
+    }
+    Ok(Some(encode_png(&grid)?))
 }
 
 /// Writes [`explanation_png`] to `path` atomically.
@@ -100,5 +129,16 @@ mod tests {
             .count();
         assert!(dark > 100, "{dark} dark caption pixels");
         assert!(explanation_png(&image, &heat[..100], "x").is_err());
+
+        // Three panels, two to a row: a 2 x 2 grid with one blank cell.
+        let one = explanation_image(&image, &heat, "a").unwrap();
+        let (w, h) = one.dimensions();
+        let grid = grid_png(&[one.clone(), one.clone(), one], 2)
+            .unwrap()
+            .unwrap();
+        let grid = decode(&grid);
+        assert_eq!(grid.dimensions(), (2 * w, 2 * h));
+        assert_eq!(*grid.get_pixel(w + w / 2, h + h / 2), Rgb([255; 3]));
+        assert!(grid_png(&[], 2).unwrap().is_none());
     }
 }
