@@ -13,8 +13,9 @@ pub struct Location {
     pub file: PathBuf,
     /// The 1-based line in `file`; `None` for an image found by listing a folder.
     pub line: Option<u64>,
-    /// The entry the line lists (an image name), once known.
-    pub entry: Option<String>,
+    /// The entry the line lists (an image name), once known. Boxed to keep every error
+    /// small.
+    pub entry: Option<Box<str>>,
 }
 
 impl Location {
@@ -29,7 +30,7 @@ impl Location {
 
     /// The same place, naming the entry listed there.
     pub fn with_entry(mut self, entry: &str) -> Self {
-        self.entry = Some(entry.to_owned());
+        self.entry = Some(entry.into());
         self
     }
 

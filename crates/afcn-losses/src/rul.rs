@@ -20,6 +20,9 @@ pub struct RulConfig {
     pub embedding_dim: usize,
     /// Dropout probability before each branch's linear map. Default 0.4.
     pub dropout: f64,
+    /// The branches' and classifier's learning rate as a multiple of the backbone's. Default
+    /// 10 (the official 2e-3 against 2e-4).
+    pub head_lr_factor: f64,
 }
 
 impl Default for RulConfig {
@@ -27,6 +30,7 @@ impl Default for RulConfig {
         Self {
             embedding_dim: 64,
             dropout: 0.4,
+            head_lr_factor: 10.0,
         }
     }
 }
@@ -42,6 +46,13 @@ impl RulConfig {
             });
         }
         fraction("dropout", self.dropout)?;
+        if !(self.head_lr_factor > 0.0 && self.head_lr_factor.is_finite()) {
+            return Err(AfcnLossError::InvalidConfig {
+                knob: "head_lr_factor",
+                value: self.head_lr_factor,
+                expected: "a finite value > 0",
+            });
+        }
         if self.dropout == 1.0 {
             return Err(AfcnLossError::InvalidConfig {
                 knob: "dropout",

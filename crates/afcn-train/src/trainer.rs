@@ -295,8 +295,13 @@ impl<B: AutodiffBackend> Trainer<B> {
                 bar.inc(1);
                 continue;
             }
-            let grads = GradientsParams::from_grads(out.loss.backward(), &self.model);
-            self.model = self.optimizer.step(lr, self.model.clone(), grads);
+            let head_lr = lr * config.method.head_lr_factor(&config.methods);
+            self.model = update(
+                &mut self.optimizer,
+                self.model.clone(),
+                out.loss.backward(),
+                [lr, head_lr],
+            );
 
             let predicted: Vec<i64> = out.logits.argmax(1).into_data().iter::<i64>().collect();
             let clean = clean_labels(&self.state.labels);
@@ -435,6 +440,24 @@ fn label_store(train: &SharedDataset) -> anyhow::Result<LabelStore> {
 /// labels stand in for a store without them).
 fn clean_labels(store: &LabelStore) -> &[usize] {
     store.clean().unwrap_or(store.given())
+}
+
+/// One Adam update of `model` from `grads`: the backbone at learning rate `lr[0]`, the
+/// method's heads at `lr[1]` (one step each, on disjoint parameters, when they differ).
+pub fn update<B: AutodiffBackend>(
+    optimizer: &mut Adamw<B>,
+    model: FerModel<B>,
+    mut grads: B::Gradients,
+    [lr, head_lr]: [f64; 2],
+) -> FerModel<B> {
+    if head_lr == lr {
+        let grads = GradientsParams::from_grads(grads, &model);
+        return optimizer.step(lr, model, grads);
+    }
+    let heads = GradientsParams::from_module(&mut grads, &model.heads);
+    let rest = GradientsParams::from_grads(grads, &model);
+    let model = optimizer.step(lr, model, rest);
+    optimizer.step(head_lr, model, heads)
 }
 
 /// The optimizer `config` asks for (the learning rate is given at each step).

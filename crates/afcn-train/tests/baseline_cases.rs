@@ -293,6 +293,7 @@ fn rul_matches_its_official_step() {
         let config = RulConfig {
             embedding_dim: inputs.mean_weight.len(),
             dropout: 0.0,
+            ..RulConfig::default()
         };
         let mut heads = Rul::heads::<B>(&config, shape, &Default::default());
         let with_linear = |mut branch: RulBranch<B>, w: &Matrix, b: &[f64]| {

@@ -12,7 +12,7 @@ use afcn_train::{
     model::FerModel,
     run_dir::RunDir,
     step::{self, Step},
-    trainer::Trainer,
+    trainer::{self, Trainer},
 };
 use burn::backend::{Autodiff, Flex};
 use burn::tensor::{Distribution, Tensor};
@@ -203,4 +203,68 @@ fn scn_learns_from_the_old_labels_and_afcn_from_the_corrected_ones() {
     let (given, trained_on, after) = relabelling_step(MethodKind::Afcn);
     assert_eq!(trained_on, after, "AFCN's loss uses the corrected labels");
     assert_ne!(after, given);
+}
+
+/// The largest absolute change between two versions of a parameter.
+fn max_change<const D: usize>(before: Tensor<B, D>, after: Tensor<B, D>) -> f32 {
+    (after - before).abs().max().into_scalar()
+}
+
+#[test]
+fn rul_heads_learn_at_ten_times_the_backbones_rate() {
+    let config = tiny(MethodKind::Rul);
+    assert_eq!(MethodKind::Rul.head_lr_factor(&config.methods), 10.0);
+    assert_eq!(MethodKind::Afcn.head_lr_factor(&config.methods), 1.0);
+    let device = Default::default();
+    let n = 8;
+    let model = FerModel::<B>::new(
+        MethodKind::Rul,
+        &config.methods,
+        config.arch,
+        7,
+        32,
+        &device,
+    );
+    let images = Tensor::<B, 4>::random([n, 3, 32, 32], Distribution::Normal(0.0, 1.0), &device);
+    let indices: Vec<usize> = (0..n).collect();
+    let lr = 1e-3;
+    // Adam's first step moves every parameter with a gradient by about the learning rate.
+    let changes = |head_lr: f64| {
+        let mut labels = LabelStore::new((0..n).map(|i| i % 7).collect(), 7).unwrap();
+        let mut step = Step {
+            config: &config,
+            labels: &mut labels,
+        };
+        let features = step::forward(&model, images.clone());
+        let out = step.loss(&model, features, &indices, 0, &device).unwrap();
+        let mut optimizer = trainer::optimizer::<B>(&config);
+        let after = trainer::update(
+            &mut optimizer,
+            model.clone(),
+            out.loss.backward(),
+            [lr, head_lr],
+        );
+        let heads = |m: &FerModel<B>| match &m.heads {
+            afcn_train::methods::MethodHeads::Rul(h) => h.classifier.weight.val(),
+            _ => unreachable!("a RUL model"),
+        };
+        (
+            max_change(heads(&model), heads(&after)),
+            max_change(
+                model.backbone.conv1.weight.val(),
+                after.backbone.conv1.weight.val(),
+            ),
+        )
+    };
+    let (head_same, backbone_same) = changes(lr);
+    let (head_fast, backbone_fast) = changes(10.0 * lr);
+    let ratio = head_fast / head_same;
+    assert!(
+        (9.0..=11.0).contains(&ratio),
+        "heads moved {ratio} times as far"
+    );
+    assert!(
+        (backbone_fast / backbone_same - 1.0).abs() < 0.1,
+        "{backbone_fast} vs {backbone_same}"
+    );
 }

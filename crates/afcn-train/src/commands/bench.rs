@@ -16,10 +16,7 @@ use std::time::{Duration, Instant};
 use afcn_backbone::Arch;
 use afcn_certainty::LabelStore;
 use anyhow::Context;
-use burn::{
-    optim::{GradientsParams, Optimizer},
-    tensor::{Distribution, ElementConversion, Tensor, backend::AutodiffBackend},
-};
+use burn::tensor::{Distribution, ElementConversion, Tensor, backend::AutodiffBackend};
 use serde::Serialize;
 
 use crate::{
@@ -218,8 +215,8 @@ fn bench<B: AutodiffBackend>(args: &Args, device: &B::Device) -> anyhow::Result<
             }
             marks[3] = Instant::now();
         }
-        let grads = GradientsParams::from_grads(grads, &model);
-        model = optimizer.step(lr, model, grads);
+        let head_lr = lr * config.method.head_lr_factor(&config.methods);
+        model = trainer::update(&mut optimizer, model, grads, [lr, head_lr]);
         if args.phases {
             sync(&model);
             marks[4] = Instant::now();

@@ -69,6 +69,12 @@ pub trait Method {
     /// else 1.
     fn views(config: &Self::Config) -> usize;
 
+    /// The heads' learning rate as a multiple of the backbone's. 1 by default.
+    fn head_lr_factor(config: &Self::Config) -> f64 {
+        let _ = config;
+        1.0
+    }
+
     /// Freshly initialised heads for a backbone whose last feature map is `shape`.
     fn heads<B: Backend>(
         config: &Self::Config,
@@ -265,6 +271,13 @@ macro_rules! registry {
             pub fn views(self, configs: &MethodConfigs) -> usize {
                 match self {
                     $(MethodKind::$variant => <$method as Method>::views(&configs.$key),)+
+                }
+            }
+
+            /// The heads' learning rate as a multiple of the backbone's, under `configs`.
+            pub fn head_lr_factor(self, configs: &MethodConfigs) -> f64 {
+                match self {
+                    $(MethodKind::$variant => <$method as Method>::head_lr_factor(&configs.$key),)+
                 }
             }
 

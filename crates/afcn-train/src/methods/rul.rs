@@ -91,6 +91,10 @@ impl Method for Rul {
         1
     }
 
+    fn head_lr_factor(config: &RulConfig) -> f64 {
+        config.head_lr_factor
+    }
+
     fn heads<B: Backend>(
         config: &RulConfig,
         shape: FeatureShape,
