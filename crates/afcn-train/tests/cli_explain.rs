@@ -68,7 +68,7 @@ fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
 }
 
 #[test]
-fn dumps_the_grad_cam_of_the_network_and_an_overlay_of_the_input_size() {
+fn dumps_the_grad_cam_of_the_network_and_writes_a_readable_panel() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (net, weights, picture) = setup(dir.path());
     let out = dir.path().join("heat.png");
@@ -110,8 +110,10 @@ fn dumps_the_grad_cam_of_the_network_and_an_overlay_of_the_input_size() {
         let expected_up: Vec<f32> = expected_up.into_data().to_vec().expect("f32");
         assert!(max_abs_diff(&up, &expected_up) <= 1e-3);
 
-        let overlay = afcn_data::image::open(&out).expect("a PNG").to_rgb8();
-        assert_eq!(overlay.dimensions(), (SIZE, SIZE));
+        // The panel: three tiles of at least 224 px under a caption strip.
+        let side = SIZE.max(224);
+        let panel = afcn_data::image::open(&out).expect("a PNG").to_rgb8();
+        assert_eq!(panel.dimensions(), (3 * side + 32, side + 38));
     }
     assert!(explained_something, "some class has positive evidence");
 }

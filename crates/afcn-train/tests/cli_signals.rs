@@ -13,11 +13,11 @@ use std::{
 
 use support::{failure, resume, stderr, success, train_command};
 
-/// A run of `epochs` epochs of 16 batches of 8 tiny images.
-fn start(run: &Path, epochs: usize) -> Child {
+/// A run of `epochs` epochs of 16 batches of 8 tiny images, at network input side `side`.
+fn start(run: &Path, epochs: usize, side: u32) -> Child {
     let toml = format!(
-        "epochs = {epochs}\nbatch_size = 8\noverlays = 0\n[data.synthfer]\ntrain_size = 128\n\
-         test_size = 16\n"
+        "epochs = {epochs}\nbatch_size = 8\noverlays = 0\n[augment]\nimage_size = {side}\n\
+         [data.synthfer]\ntrain_size = 128\ntest_size = 16\n"
     );
     train_command(&run.with_extension("toml"), &toml, run)
         .stdout(Stdio::null())
@@ -64,7 +64,7 @@ fn stderr_of(child: Child) -> (Option<i32>, String) {
 fn a_second_process_on_the_same_run_directory_is_refused_naming_the_first() {
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
-    let mut first = start(&run, 50);
+    let mut first = start(&run, 50, 64);
     wait_for(&run.join("config.toml"), &mut first);
     let pid = first.id();
 
@@ -107,7 +107,7 @@ fn a_second_process_on_the_same_run_directory_is_refused_naming_the_first() {
 fn the_first_interrupt_stops_at_a_batch_boundary_and_the_run_resumes() {
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
-    let mut child = start(&run, 3);
+    let mut child = start(&run, 3, 64);
     wait_for(&run.join("latest"), &mut child);
     signal(&child, "INT");
     let (code, err) = stderr_of(child);
@@ -127,9 +127,14 @@ fn the_first_interrupt_stops_at_a_batch_boundary_and_the_run_resumes() {
 fn a_second_interrupt_stops_at_once() {
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("run");
-    let mut child = start(&run, 50);
+    // Steps of 16 images of 768 x 768 take far longer than the gap between the signals, so
+    // no batch boundary falls between them.
+    let mut child = start(&run, 50, 768);
+    // The handler is installed before the configuration is written.
     wait_for(&run.join("config.toml"), &mut child);
     signal(&child, "INT");
+    // Two signals sent together would merge into one: the second follows the first's handling.
+    sleep(Duration::from_millis(200));
     signal(&child, "INT");
     let (code, err) = stderr_of(child);
     assert_eq!(code, Some(130), "{err}");

@@ -122,6 +122,8 @@ impl Args {
 
 /// Runs `afcn train`.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    // Installed before anything is written, so that a Ctrl-C at any point is ours.
+    let interrupt = interrupt_flag()?;
     // Held until the run ends: no other process trains into the same directory meanwhile.
     let lock;
     let (config, run) = match &args.resume {
@@ -155,7 +157,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.verbose {
         eprintln!("{}", config.to_toml());
     }
-    let outcome = run_on(config.backend, TrainTask { config, run })?;
+    let outcome = run_on(
+        config.backend,
+        TrainTask {
+            config,
+            run,
+            interrupt,
+        },
+    )?;
     drop(lock);
     outcome
 }
@@ -225,17 +234,21 @@ pub fn default_run_dir(config: &TrainConfig) -> PathBuf {
 struct TrainTask {
     config: TrainConfig,
     run: RunDir,
+    interrupt: Arc<AtomicBool>,
 }
 
 impl BackendTask for TrainTask {
     type Output = anyhow::Result<()>;
 
     fn run<B: AutodiffBackend>(self, device: B::Device) -> anyhow::Result<()> {
-        let TrainTask { config, run } = self;
+        let TrainTask {
+            config,
+            run,
+            interrupt,
+        } = self;
         let data = data::open(&config.data).context("opening the dataset")?;
         eprint!("{}", summary(&config, &data, &run));
-        let mut trainer =
-            Trainer::<B>::new(config, data, device)?.with_interrupt(interrupt_flag()?);
+        let mut trainer = Trainer::<B>::new(config, data, device)?.with_interrupt(interrupt);
         if let Some(checkpoint) = run.latest_checkpoint()? {
             eprintln!("resuming from {}", checkpoint.display());
             trainer = trainer.resume(&checkpoint)?;
