@@ -1,8 +1,12 @@
 //! The network a run trains: the backbone, plus the heads its method adds.
 
+use std::path::Path;
+
 use afcn_backbone::{Arch, ResNet, ResNetConfig};
+use anyhow::Context;
 use burn::{
     module::Module,
+    record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder},
     tensor::{Tensor, backend::Backend},
 };
 
@@ -47,6 +51,38 @@ impl<B: Backend> FerModel<B> {
     /// - output: `[N, C]`
     pub fn logits(&self, x: Tensor<B, 4>) -> Tensor<B, 2> {
         self.heads.logits(&self.backbone, x)
+    }
+}
+
+/// The recorder of checkpoints and of the heads file: named MessagePack in memory, full
+/// precision (written and read with std, so that I/O errors name their file).
+pub fn recorder() -> NamedMpkBytesRecorder<FullPrecisionSettings> {
+    NamedMpkBytesRecorder::new()
+}
+
+/// The heads file written beside `model.safetensors` for methods that classify with their own
+/// heads ([`MethodKind::backbone_inference`] false).
+pub const HEADS_FILE: &str = "heads.mpk";
+
+impl<B: Backend> FerModel<B> {
+    /// The method's heads, encoded for [`HEADS_FILE`].
+    pub fn heads_bytes(&self) -> anyhow::Result<Vec<u8>> {
+        Recorder::<B>::record(&recorder(), self.heads.clone().into_record(), ())
+            .context("encoding the method's heads")
+    }
+
+    /// Loads the method's heads from `path` (written from [`FerModel::heads_bytes`]).
+    pub fn load_heads(mut self, path: &Path, device: &B::Device) -> anyhow::Result<Self> {
+        let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let record = Recorder::<B>::load(&recorder(), bytes, device).with_context(|| {
+            format!(
+                "{}: not the heads of a {} model",
+                path.display(),
+                self.heads.kind()
+            )
+        })?;
+        self.heads = self.heads.load_record(record);
+        Ok(self)
     }
 }
 

@@ -9,6 +9,7 @@ use serde_json::json;
 
 use crate::{
     metrics::EpochMetrics,
+    model::HEADS_FILE,
     overlays::{
         Overlay, WRONG_CORRECTIONS, WRONG_TEST, write_overlays, write_wrong_corrections_grid,
         write_wrong_test_grid,
@@ -45,6 +46,9 @@ pub fn write_final<B: AutodiffBackend>(run: &RunDir, trainer: &Trainer<B>) -> an
         .model()
         .backbone
         .save_safetensors(run.join(names::WEIGHTS))?;
+    if !trainer.config().method.backbone_inference() {
+        run.write_bytes(HEADS_FILE, &trainer.model().heads_bytes()?)?;
+    }
 
     let test = &trainer.data().test;
     let predictions = trainer.predict(test)?;

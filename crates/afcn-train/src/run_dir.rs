@@ -226,7 +226,12 @@ impl RunDir {
 
     /// Writes a text file atomically.
     pub fn write(&self, name: &str, text: &str) -> anyhow::Result<()> {
-        write_atomic(&self.join(name), text.as_bytes())
+        self.write_bytes(name, text.as_bytes())
+    }
+
+    /// Writes a file atomically.
+    pub fn write_bytes(&self, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
+        write_atomic(&self.join(name), bytes)
     }
 
     /// Marks the run complete (after every other output was written).

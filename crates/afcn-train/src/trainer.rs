@@ -18,7 +18,7 @@ use burn::{
         Adam, AdamConfig, GradientsParams, Optimizer, adaptor::OptimizerAdaptor,
         decay::WeightDecayConfig,
     },
-    record::{FullPrecisionSettings, NamedMpkBytesRecorder, Recorder},
+    record::Recorder,
     tensor::{Tensor, backend::AutodiffBackend, backend::Backend},
 };
 use indicatif::{ProgressBar, ProgressStyle};
@@ -28,7 +28,7 @@ use crate::{
     config::TrainConfig,
     data::{RunData, SharedDataset},
     metrics::{ConfusionMatrix, EpochMetrics},
-    model::FerModel,
+    model::{FerModel, recorder},
     run_dir::RunDir,
     step::Step,
 };
@@ -83,10 +83,6 @@ pub struct Interrupted {
 const MODEL_FILE: &str = "model.mpk";
 /// The optimizer's record in a checkpoint.
 const OPTIMIZER_FILE: &str = "optimizer.mpk";
-
-fn recorder() -> NamedMpkBytesRecorder<FullPrecisionSettings> {
-    NamedMpkBytesRecorder::new()
-}
 
 /// The bytes of a checkpoint file.
 fn read_record(path: &Path) -> anyhow::Result<Vec<u8>> {

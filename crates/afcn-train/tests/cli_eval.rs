@@ -151,14 +151,32 @@ fn eval_refuses_a_dataset_without_its_root_and_missing_weights() {
 
     let stderr = failure(&eval(&weights, &[]));
     assert!(stderr.contains("none.safetensors"), "{stderr}");
+}
 
-    // RUL predicts with its own branches: the backbone alone would score something else.
-    let config = tmp.path().join("config.toml");
-    std::fs::write(&config, "method = \"rul\"\n").unwrap();
-    let config_arg = config.display().to_string();
-    let stderr = failure(&eval(&weights, &["--config", &config_arg]));
-    assert!(
-        stderr.contains("a rul run classifies with its own heads"),
-        "{stderr}"
+#[test]
+fn a_rul_run_is_scored_with_its_own_heads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("rul");
+    let toml = "method = \"rul\"\nepochs = 1\nbatch_size = 16\noverlays = 0\n\
+                [data.synthfer]\ntrain_size = 48\ntest_size = 24\n";
+    success(
+        &train_command(&tmp.path().join("rul.toml"), toml, &run)
+            .output()
+            .unwrap(),
     );
+    // RUL classifies its mean branch: the run writes its heads beside the backbone, and eval
+    // with the run's config scores exactly what the run reported.
+    assert!(run.join("heads.mpk").is_file());
+    let (weights, config) = (run.join("model.safetensors"), run.join("config.toml"));
+    let config = config.to_str().unwrap();
+    let stdout = success(&eval(&weights, &["--config", config, "--json"]));
+    let result: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let reported: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("confusion.json")).unwrap())
+            .unwrap();
+    assert_eq!(result["counts"], reported["counts"]);
+
+    std::fs::remove_file(run.join("heads.mpk")).unwrap();
+    let stderr = failure(&eval(&weights, &["--config", config]));
+    assert!(stderr.contains("heads.mpk"), "{stderr}");
 }

@@ -23,6 +23,7 @@ use crate::{
     methods::{MethodConfigs, MethodKind},
     metrics::ConfusionMatrix,
     model::FerModel,
+    model::HEADS_FILE,
     trainer::evaluate,
 };
 
@@ -68,23 +69,21 @@ struct Plan {
     data: DataConfig,
     arch: Arch,
     size: u32,
+    /// The run's method: one that classifies with its own heads loads them from
+    /// [`HEADS_FILE`] beside the weights.
+    method: MethodKind,
+    methods: MethodConfigs,
 }
 
 impl Args {
     /// The dataset, architecture and input side: the config (if any) with the flags applied.
     fn plan(&self) -> anyhow::Result<Plan> {
+        // Without a run's config, the weights are scored as a plain backbone.
+        let mut method = (MethodKind::Baseline, MethodConfigs::default());
         let (mut data, mut arch, mut size) = match &self.config {
             Some(path) => {
                 let config = TrainConfig::from_toml_file(path, &Preset::Synthfer.config())?;
-                if !config.method.backbone_inference() {
-                    bail!(
-                        "{}: a {} run classifies with its own heads, which the exported backbone \
-                         (model.safetensors) does not hold; the run's confusion.json has its \
-                         test scores",
-                        path.display(),
-                        config.method
-                    );
-                }
+                method = (config.method, config.methods);
                 (config.data, config.arch, config.augment.image_size)
             }
             None => (DataConfig::default(), Arch::ResNet18, 224),
@@ -109,7 +108,13 @@ impl Args {
                 data.classes
             );
         }
-        Ok(Plan { data, arch, size })
+        Ok(Plan {
+            data,
+            arch,
+            size,
+            method: method.0,
+            methods: method.1,
+        })
     }
 }
 
@@ -151,14 +156,17 @@ impl BackendTask for Eval<'_> {
             );
         }
         let mut model = FerModel::<B::InnerBackend>::new(
-            MethodKind::Baseline,
-            &MethodConfigs::default(),
+            plan.method,
+            &plan.methods,
             plan.arch,
             found,
             plan.size as usize,
             &device,
         );
         model.backbone = load_model(plan.arch, &args.weights, found, &device)?;
+        if !plan.method.backbone_inference() {
+            model = model.load_heads(&args.weights.with_file_name(HEADS_FILE), &device)?;
+        }
         let confusion = evaluate(&model, &test, plan.size, &device)?;
         Ok((confusion, classes))
     }

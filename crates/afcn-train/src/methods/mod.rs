@@ -47,7 +47,8 @@ pub trait Method {
     /// One line for `afcn train --help` and `afcn methods`.
     const ABOUT: &'static str;
     /// Whether inference is the backbone's own head ([`Method::logits`] not overridden), so
-    /// that the exported backbone (`model.safetensors`) alone predicts as the trained model.
+    /// that the exported backbone (`model.safetensors`) alone predicts as the trained model;
+    /// otherwise a run also writes its heads (`heads.mpk`), which `afcn eval --config` loads.
     const BACKBONE_INFERENCE: bool = true;
 
     /// The method's configuration section, with its defaults.
