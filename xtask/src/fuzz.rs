@@ -90,7 +90,7 @@ pub fn run(flags: &FuzzFlags) -> anyhow::Result<()> {
                 "-rss_limit_mb=2048",
                 "-timeout=10",
             ]);
-        if !process::run(&mut command)?.success {
+        if !process::run(&mut command)?.status.success() {
             failed.push(target.as_str());
         }
     }

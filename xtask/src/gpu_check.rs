@@ -116,7 +116,7 @@ fn step(out: &Path, name: &str, command: &mut Command) -> anyhow::Result<serde_j
     command.stdout(log.try_clone()?).stderr(log);
     let shown = format!("{command:?}");
     let outcome = process::run(command)?;
-    if !outcome.success {
+    if !outcome.status.success() {
         let text = fs::read_to_string(&log_path).unwrap_or_default();
         let tail: Vec<&str> = text.lines().rev().take(30).collect();
         eprintln!("--- {name} failed; last lines of {}:", log_path.display());
@@ -127,7 +127,7 @@ fn step(out: &Path, name: &str, command: &mut Command) -> anyhow::Result<serde_j
     Ok(json!({
         "name": name,
         "command": shown,
-        "success": outcome.success,
+        "success": outcome.status.success(),
         "seconds": outcome.elapsed.as_secs_f64(),
         "log": log_path.file_name().map(|f| f.to_string_lossy().into_owned()),
     }))

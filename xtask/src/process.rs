@@ -54,8 +54,6 @@ pub fn backend_feature(args: &[String]) -> Option<&'static str> {
 
 /// What a finished command did.
 pub struct Outcome {
-    /// Whether it exited with status 0.
-    pub success: bool,
     /// How it ended.
     pub status: std::process::ExitStatus,
     /// How long it ran.
@@ -72,11 +70,7 @@ pub fn run(command: &mut Command) -> anyhow::Result<Outcome> {
         .with_context(|| format!("starting {shown}"))?;
     let elapsed = start.elapsed();
     eprintln!("  ({:.1} s, {status})", elapsed.as_secs_f64());
-    Ok(Outcome {
-        success: status.success(),
-        status,
-        elapsed,
-    })
+    Ok(Outcome { status, elapsed })
 }
 
 /// A command that ran and failed; it has printed its own error.
@@ -104,7 +98,7 @@ impl Failed {
 pub fn run_ok(command: &mut Command) -> anyhow::Result<Duration> {
     let shown = format!("{command:?}");
     let outcome = run(command)?;
-    if !outcome.success {
+    if !outcome.status.success() {
         return Err(Failed {
             command: shown,
             status: outcome.status,

@@ -363,7 +363,7 @@ fn train_cell(
             .with_context(|| format!("opening {}", log.display()))?;
         command.stdout(copy).stderr(file);
     }
-    Ok(run(&mut command)?.success && dir.join("COMPLETE").exists())
+    Ok(run(&mut command)?.status.success() && dir.join("COMPLETE").exists())
 }
 
 /// The method names of `afcn methods --names`, in the order of the paper's tables.

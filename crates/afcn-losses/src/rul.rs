@@ -6,7 +6,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::AfcnLossError;
 use crate::cross_entropy::cross_entropy_per_sample;
-use crate::error::fraction;
 
 /// Knobs of RUL's two branches, with the official code's values.
 ///
@@ -45,19 +44,18 @@ impl RulConfig {
                 expected: "at least 1",
             });
         }
-        fraction("dropout", self.dropout)?;
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(AfcnLossError::InvalidConfig {
+                knob: "dropout",
+                value: self.dropout,
+                expected: "a probability in [0, 1)",
+            });
+        }
         if !(self.head_lr_factor > 0.0 && self.head_lr_factor.is_finite()) {
             return Err(AfcnLossError::InvalidConfig {
                 knob: "head_lr_factor",
                 value: self.head_lr_factor,
                 expected: "a finite value > 0",
-            });
-        }
-        if self.dropout == 1.0 {
-            return Err(AfcnLossError::InvalidConfig {
-                knob: "dropout",
-                value: 1.0,
-                expected: "a probability below 1",
             });
         }
         Ok(())

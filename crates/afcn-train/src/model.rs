@@ -52,19 +52,7 @@ impl<B: Backend> FerModel<B> {
     pub fn logits(&self, x: Tensor<B, 4>) -> Tensor<B, 2> {
         self.heads.logits(&self.backbone, x)
     }
-}
 
-/// The recorder of checkpoints and of the heads file: named MessagePack in memory, full
-/// precision (written and read with std, so that I/O errors name their file).
-pub fn recorder() -> NamedMpkBytesRecorder<FullPrecisionSettings> {
-    NamedMpkBytesRecorder::new()
-}
-
-/// The heads file written beside `model.safetensors` for methods that classify with their own
-/// heads ([`MethodKind::backbone_inference`] false).
-pub const HEADS_FILE: &str = "heads.mpk";
-
-impl<B: Backend> FerModel<B> {
     /// The method's heads, encoded for [`HEADS_FILE`].
     pub fn heads_bytes(&self) -> anyhow::Result<Vec<u8>> {
         Recorder::<B>::record(&recorder(), self.heads.clone().into_record(), ())
@@ -85,6 +73,16 @@ impl<B: Backend> FerModel<B> {
         Ok(self)
     }
 }
+
+/// The recorder of checkpoints and of the heads file: named MessagePack in memory, full
+/// precision (written and read with std, so that I/O errors name their file).
+pub fn recorder() -> NamedMpkBytesRecorder<FullPrecisionSettings> {
+    NamedMpkBytesRecorder::new()
+}
+
+/// The heads file written beside `model.safetensors` for methods that classify with their own
+/// heads ([`MethodKind::backbone_inference`] false).
+pub const HEADS_FILE: &str = "heads.mpk";
 
 /// The shape of `backbone`'s last feature map for inputs of side `image_size`.
 fn feature_shape<B: Backend>(backbone: &ResNet<B>, image_size: usize) -> FeatureShape {

@@ -53,16 +53,26 @@ fn file_safe(name: &str) -> String {
         .collect()
 }
 
+/// One sample's Grad-CAM heat map, with its labels.
+struct Explained {
+    /// The clean label.
+    truth: usize,
+    /// The class the network predicts.
+    predicted: usize,
+    /// The heat map at the panel side, row-major, in `[0, 1]`.
+    heat: Vec<f32>,
+}
+
 /// The Grad-CAM heat map (at the panel side for inputs of side `size`, row-major) of each of
 /// `samples` of `dataset`, for the class `classes` gives it (the predicted class for `None`),
-/// with the predicted class.
+/// with the sample's clean label and predicted class.
 fn explain_samples<B: Backend>(
     backbone: &ResNet<B>,
     dataset: &dyn FerDataset,
     samples: &[usize],
     classes: &[Option<usize>],
     size: u32,
-) -> anyhow::Result<Vec<(usize, Vec<f32>)>> {
+) -> anyhow::Result<Vec<Explained>> {
     let device = backbone.head_weight().device();
     let batch = eval_batch::<B, _>(dataset, samples, size, &device)?;
     let features = backbone.features(batch.images);
@@ -76,7 +86,7 @@ fn explain_samples<B: Backend>(
     let attention = class_attention(features, backbone.head_weight());
     let side = plots::panel_side(size) as usize;
     let mut explained = Vec::with_capacity(samples.len());
-    for (i, class) in classes.iter().enumerate() {
+    for (i, (class, annotation)) in classes.iter().zip(&batch.annotations).enumerate() {
         let predicted = predicted[i] as usize;
         let map = attention
             .clone()
@@ -88,7 +98,11 @@ fn explain_samples<B: Backend>(
             .convert::<f32>()
             .to_vec()
             .map_err(|err| anyhow!("reading a heat map back: {err:?}"))?;
-        explained.push((predicted, heat));
+        explained.push(Explained {
+            truth: annotation.clean_label,
+            predicted,
+            heat,
+        });
     }
     Ok(explained)
 }
@@ -118,8 +132,15 @@ pub fn write_overlays<B: Backend>(
     )?;
     let names = dataset.class_names();
     let mut written = Vec::with_capacity(samples.len());
-    for (&sample, (predicted, heat)) in samples.iter().zip(explained) {
-        let truth = dataset.annotation(sample)?.clean_label;
+    for (
+        &sample,
+        Explained {
+            truth,
+            predicted,
+            heat,
+        },
+    ) in samples.iter().zip(explained)
+    {
         let file = format!(
             "{OVERLAYS}/{sample}-{}-{}.png",
             file_safe(&names[truth]),
@@ -161,7 +182,7 @@ fn write_grid<B: Backend>(
     let classes: Vec<Option<usize>> = picks.iter().map(|&(_, c)| Some(c)).collect();
     let explained = explain_samples(backbone, dataset, &samples, &classes, size)?;
     let mut panels = Vec::with_capacity(picks.len());
-    for (i, ((sample, _), (_, heat))) in picks.iter().zip(explained).enumerate() {
+    for (i, ((sample, _), Explained { heat, .. })) in picks.iter().zip(explained).enumerate() {
         panels.push(plots::explanation_image(
             &dataset.image(*sample)?,
             &heat,

@@ -65,16 +65,15 @@ pub struct Trainer<B: AutodiffBackend> {
 /// A run stopped by an interrupt (Ctrl-C) at a batch boundary; its last checkpoint is kept.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "interrupted in epoch {epoch}, batch {batch}: the run keeps its checkpoint after {done} \
+    "interrupted in epoch {epoch}, batch {batch}: the run keeps its checkpoint after {epoch} \
      epoch(s) and loses the epoch in progress; continue with `afcn train --resume {dir}`"
 )]
 pub struct Interrupted {
-    /// The epoch in progress (0-based).
+    /// The epoch in progress (0-based), which is also the number of epochs completed and
+    /// checkpointed.
     pub epoch: usize,
     /// The batch at whose start the interrupt was seen.
     pub batch: usize,
-    /// Epochs completed and checkpointed.
-    pub done: usize,
     /// The run directory.
     pub dir: String,
 }
@@ -253,7 +252,6 @@ impl<B: AutodiffBackend> Trainer<B> {
                 return Err(Interrupted {
                     epoch,
                     batch: b,
-                    done: epoch,
                     dir: run.path().display().to_string(),
                 }
                 .into());
@@ -344,8 +342,12 @@ impl<B: AutodiffBackend> Trainer<B> {
 
     /// The confusion matrix of the model (in inference mode) on `dataset`.
     pub fn evaluate(&self, dataset: &SharedDataset) -> anyhow::Result<ConfusionMatrix> {
-        let predictions = self.predict(dataset)?;
-        Ok(confusion(&predictions, dataset.class_names().len()))
+        evaluate(
+            &self.model.valid(),
+            dataset,
+            self.config.augment.image_size,
+            &self.device,
+        )
     }
 
     /// The model's (inference mode) prediction for every sample of `dataset`.
