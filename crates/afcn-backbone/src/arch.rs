@@ -1,4 +1,5 @@
-//! The ResNet architectures afcn knows, selected by name (`--arch resnet18|resnet34|resnet50|resnet-narrow`).
+//! The ResNet architectures afcn knows, selected by name
+//! (`--arch resnet18|resnet34|resnet50|resnet50-vggface2|resnet-narrow`).
 
 use std::{fmt, str::FromStr};
 
@@ -7,7 +8,9 @@ use serde::{Deserialize, Serialize};
 /// A ResNet architecture.
 ///
 /// The three torchvision networks keep torchvision's topology exactly (so that its state dicts
-/// load key for key); [`Arch::ResNetNarrow`] is afcn's own small network for fast CPU runs.
+/// load key for key); [`Arch::ResNet50VggFace2`] is the VGGFace2 authors' ResNet-50 (the
+/// topology of `resnet50_ft_weight.pkl`); [`Arch::ResNetNarrow`] is afcn's own small network
+/// for fast CPU runs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Arch {
     /// torchvision `resnet18`: basic blocks, depths 2-2-2-2, widths 64-128-256-512 (K = 512).
@@ -22,6 +25,13 @@ pub enum Arch {
     #[default]
     #[serde(rename = "resnet50")]
     ResNet50,
+    /// The VGGFace2 authors' ResNet-50 (Cao et al. 2018; pretrained on MS-Celeb-1M and
+    /// fine-tuned on VGGFace2), the backbone of EAC and of the paper's table: torchvision's
+    /// ResNet-50 key names and widths (K = 2048), but the original (Caffe) topology: the
+    /// stride of a downsampling bottleneck on its first 1x1 convolution, and a stem max-pool
+    /// with padding 0 and ceiling rounding. Its weights are `resnet50_ft_weight.pkl`.
+    #[serde(rename = "resnet50-vggface2")]
+    ResNet50VggFace2,
     /// A narrow ResNet-18 for fast CPU runs: basic blocks, depths 2-2-2-2, widths
     /// 16-32-64-128 and a 16-channel stem (K = 128); same stem, strides and key names as
     /// torchvision's ResNet-18.
@@ -48,6 +58,35 @@ impl BlockKind {
     }
 }
 
+/// Which convolution of a downsampling bottleneck carries its stride.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BottleneckStride {
+    /// The 3x3 convolution (torchvision's ResNet "v1.5").
+    Conv3x3,
+    /// The first 1x1 convolution (the original ResNet, and Caffe models such as VGGFace2's).
+    FirstConv1x1,
+}
+
+/// The stem's 3x3, stride-2 max pooling.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StemPool {
+    /// Padding 1, floor rounding (torchvision): a side of s becomes `ceil(s / 2)`.
+    Padded,
+    /// Padding 0, ceiling rounding (Caffe; PyTorch's `MaxPool2d(3, 2, 0, ceil_mode=True)`): a
+    /// side of s becomes `ceil((s - 1) / 2)`.
+    CeilUnpadded,
+}
+
+impl StemPool {
+    /// The side of the pooled map for an input side `side`.
+    pub fn output_side(self, side: usize) -> usize {
+        match self {
+            StemPool::Padded => side.div_ceil(2),
+            StemPool::CeilUnpadded => side.saturating_sub(1).div_ceil(2),
+        }
+    }
+}
+
 /// The shape of an architecture: what the network is built from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ArchSpec {
@@ -59,6 +98,10 @@ pub struct ArchSpec {
     pub widths: [usize; 4],
     /// Output channels of the 7x7 stem convolution.
     pub stem_channels: usize,
+    /// Where a downsampling bottleneck puts its stride (unused by basic blocks).
+    pub bottleneck_stride: BottleneckStride,
+    /// The stem's max pooling.
+    pub stem_pool: StemPool,
 }
 
 impl ArchSpec {
@@ -70,10 +113,11 @@ impl ArchSpec {
 
 impl Arch {
     /// All architectures, in the order they are documented.
-    pub const ALL: [Arch; 4] = [
+    pub const ALL: [Arch; 5] = [
         Arch::ResNet18,
         Arch::ResNet34,
         Arch::ResNet50,
+        Arch::ResNet50VggFace2,
         Arch::ResNetNarrow,
     ];
 
@@ -83,6 +127,7 @@ impl Arch {
             Arch::ResNet18 => "resnet18",
             Arch::ResNet34 => "resnet34",
             Arch::ResNet50 => "resnet50",
+            Arch::ResNet50VggFace2 => "resnet50-vggface2",
             Arch::ResNetNarrow => "resnet-narrow",
         }
     }
@@ -90,30 +135,27 @@ impl Arch {
     /// The architecture's blocks, depths and widths.
     pub fn spec(self) -> ArchSpec {
         const TORCHVISION_WIDTHS: [usize; 4] = [64, 128, 256, 512];
+        let torchvision = |block, depths| ArchSpec {
+            block,
+            depths,
+            widths: TORCHVISION_WIDTHS,
+            stem_channels: 64,
+            bottleneck_stride: BottleneckStride::Conv3x3,
+            stem_pool: StemPool::Padded,
+        };
         match self {
-            Arch::ResNet18 => ArchSpec {
-                block: BlockKind::Basic,
-                depths: [2, 2, 2, 2],
-                widths: TORCHVISION_WIDTHS,
-                stem_channels: 64,
-            },
-            Arch::ResNet34 => ArchSpec {
-                block: BlockKind::Basic,
-                depths: [3, 4, 6, 3],
-                widths: TORCHVISION_WIDTHS,
-                stem_channels: 64,
-            },
-            Arch::ResNet50 => ArchSpec {
-                block: BlockKind::Bottleneck,
-                depths: [3, 4, 6, 3],
-                widths: TORCHVISION_WIDTHS,
-                stem_channels: 64,
+            Arch::ResNet18 => torchvision(BlockKind::Basic, [2, 2, 2, 2]),
+            Arch::ResNet34 => torchvision(BlockKind::Basic, [3, 4, 6, 3]),
+            Arch::ResNet50 => torchvision(BlockKind::Bottleneck, [3, 4, 6, 3]),
+            Arch::ResNet50VggFace2 => ArchSpec {
+                bottleneck_stride: BottleneckStride::FirstConv1x1,
+                stem_pool: StemPool::CeilUnpadded,
+                ..torchvision(BlockKind::Bottleneck, [3, 4, 6, 3])
             },
             Arch::ResNetNarrow => ArchSpec {
-                block: BlockKind::Basic,
-                depths: [2, 2, 2, 2],
                 widths: [16, 32, 64, 128],
                 stem_channels: 16,
+                ..torchvision(BlockKind::Basic, [2, 2, 2, 2])
             },
         }
     }
@@ -127,7 +169,10 @@ impl fmt::Display for Arch {
 
 /// An architecture name that afcn does not know.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown architecture `{0}`: expected one of resnet18, resnet34, resnet50, resnet-narrow")]
+#[error(
+    "unknown architecture `{0}`: expected one of resnet18, resnet34, resnet50, resnet50-vggface2, \
+     resnet-narrow"
+)]
 pub struct UnknownArch(pub String);
 
 impl FromStr for Arch {
@@ -171,6 +216,7 @@ mod tests {
         assert_eq!(Arch::ResNet18.spec().feature_dim(), 512);
         assert_eq!(Arch::ResNet34.spec().feature_dim(), 512);
         assert_eq!(Arch::ResNet50.spec().feature_dim(), 2048);
+        assert_eq!(Arch::ResNet50VggFace2.spec().feature_dim(), 2048);
         assert_eq!(Arch::ResNetNarrow.spec().feature_dim(), 128);
     }
 }

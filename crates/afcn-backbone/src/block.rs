@@ -1,4 +1,5 @@
-//! The residual blocks of torchvision's ResNets: `BasicBlock` and `Bottleneck` (v1.5).
+//! The residual blocks of torchvision's ResNets: `BasicBlock` and `Bottleneck` (v1.5, or the
+//! original with the stride on its first 1x1 convolution).
 
 use burn::{
     module::{Initializer, Module},
@@ -9,24 +10,30 @@ use burn::{
     tensor::{Tensor, backend::Backend},
 };
 
-use crate::{arch::BlockKind, norm::batch_norm};
+use crate::{
+    arch::{BlockKind, BottleneckStride},
+    norm::batch_norm,
+};
 
 /// A residual block, basic or bottleneck, with torchvision's field (and so key) names.
 ///
 /// - basic: `conv1` (3x3, stride) `bn1` ReLU `conv2` (3x3) `bn2`, plus the shortcut, ReLU;
 /// - bottleneck: `conv1` (1x1) `bn1` ReLU `conv2` (3x3, stride) `bn2` ReLU `conv3` (1x1)
-///   `bn3`, plus the shortcut, ReLU.
+///   `bn3`, plus the shortcut, ReLU; with [`BottleneckStride::FirstConv1x1`] the stride moves
+///   to `conv1`.
 ///
 /// The shortcut is the identity, or `downsample` = (1x1 convolution with the block's stride,
 /// batch norm) when the block changes the resolution or the channel count; as a tuple it is
 /// stored under torchvision's keys `downsample.0` and `downsample.1`.
 #[derive(Module, Debug)]
 pub struct ResidualBlock<B: Backend> {
-    /// First convolution (3x3 with the block's stride in a basic block, 1x1 in a bottleneck).
+    /// First convolution (3x3 with the block's stride in a basic block, 1x1 in a bottleneck,
+    /// strided there only with [`BottleneckStride::FirstConv1x1`]).
     pub conv1: Conv2d<B>,
     /// Batch norm after `conv1`.
     pub bn1: BatchNorm<B>,
-    /// Second convolution (3x3; carries the block's stride in a bottleneck).
+    /// Second convolution (3x3; carries the bottleneck's stride with
+    /// [`BottleneckStride::Conv3x3`]).
     pub conv2: Conv2d<B>,
     /// Batch norm after `conv2`.
     pub bn2: BatchNorm<B>,
@@ -51,6 +58,8 @@ pub struct ResidualBlockConfig {
     pub width: usize,
     /// Stride of the block (1, or 2 at the first block of stages 2 to 4).
     pub stride: usize,
+    /// Which convolution of a bottleneck carries the stride (basic blocks ignore it).
+    pub bottleneck_stride: BottleneckStride,
 }
 
 impl ResidualBlockConfig {
@@ -69,11 +78,17 @@ impl ResidualBlockConfig {
                 conv(self.width, self.width, 3, 1, device),
                 None,
             ),
-            BlockKind::Bottleneck => (
-                conv(self.in_channels, self.width, 1, 1, device),
-                conv(self.width, self.width, 3, self.stride, device),
-                Some(conv(self.width, out, 1, 1, device)),
-            ),
+            BlockKind::Bottleneck => {
+                let (first, middle) = match self.bottleneck_stride {
+                    BottleneckStride::Conv3x3 => (1, self.stride),
+                    BottleneckStride::FirstConv1x1 => (self.stride, 1),
+                };
+                (
+                    conv(self.in_channels, self.width, 1, first, device),
+                    conv(self.width, self.width, 3, middle, device),
+                    Some(conv(self.width, out, 1, 1, device)),
+                )
+            }
         };
         let downsample = (self.stride != 1 || self.in_channels != out).then(|| {
             (

@@ -1,11 +1,13 @@
 //! The ResNet family (torchvision topology) for Burn, with PyTorch and safetensors weight
 //! import.
 //!
-//! [`ResNetConfig`] builds ResNet-18, ResNet-34, ResNet-50 or a narrow ResNet for CPU runs
+//! [`ResNetConfig`] builds ResNet-18, ResNet-34, ResNet-50, the VGGFace2 authors' ResNet-50
+//! (the face-pretrained backbone of EAC and the paper) or a narrow ResNet for CPU runs
 //! ([`Arch`]); every network returns the last stage's feature map F and the logits
 //! z = linear(GAP(F)) ([`BackboneOutput`]), and exposes the classifier's weight for the
 //! closed-form attention ([`ResNet::head_weight`]). [`ResNet::load_weights`] imports a
-//! torchvision state dict (`.pth`, `.pt`, `.safetensors`) and reports what it applied
+//! torchvision-named state dict (`.pth`, `.pt`, `.pth.tar`, `.safetensors`, or a `.pkl` dict
+//! of numpy arrays such as `resnet50_ft_weight.pkl`) and reports what it applied
 //! ([`LoadReport`]); [`ResNet::save_safetensors`] writes one back with torchvision's names.
 //!
 //! ```
@@ -26,10 +28,11 @@
 mod arch;
 mod block;
 mod norm;
+mod pickle;
 mod resnet;
 mod weights;
 
-pub use arch::{Arch, ArchSpec, BlockKind, UnknownArch};
+pub use arch::{Arch, ArchSpec, BlockKind, BottleneckStride, StemPool, UnknownArch};
 pub use block::{ResidualBlock, ResidualBlockConfig};
 pub use norm::batch_norm;
 pub use resnet::{BackboneOutput, ResNet, ResNetConfig, global_average_pool};

@@ -12,7 +12,7 @@ use burn::{
 };
 
 use crate::{
-    arch::Arch,
+    arch::{Arch, ArchSpec, StemPool},
     block::{ResidualBlock, ResidualBlockConfig, conv},
     norm::batch_norm,
 };
@@ -30,13 +30,18 @@ pub fn global_average_pool<B: Backend>(features: Tensor<B, 4>) -> Tensor<B, 2> {
 /// Configuration of a [`ResNet`].
 #[derive(Config, Debug)]
 pub struct ResNetConfig {
-    /// The architecture (`resnet18`, `resnet34`, `resnet50`, `resnet-narrow`). Default:
-    /// `resnet50`, the specification's backbone.
+    /// The architecture (`resnet18`, `resnet34`, `resnet50`, `resnet50-vggface2`,
+    /// `resnet-narrow`). Default: `resnet50`, the specification's backbone.
     #[config(default = "Arch::ResNet50")]
     pub arch: Arch,
     /// Number of classes C of the classifier. Default: 7 (RAF-DB's basic expressions).
     #[config(default = 7)]
     pub num_classes: usize,
+    /// Stage widths replacing the architecture's (the stem gets the first one), for a
+    /// reduced-width network of the same topology and key names, as in small test files.
+    /// Default: none, the architecture's own widths.
+    #[config(default = "None")]
+    pub widths: Option<[usize; 4]>,
 }
 
 /// What the backbone computes for a batch.
@@ -84,7 +89,7 @@ impl ResNetConfig {
     /// Initialises a network with torchvision's initialisation (Kaiming-normal convolutions,
     /// unit batch norms, the default linear layer).
     pub fn init<B: Backend>(&self, device: &B::Device) -> ResNet<B> {
-        let spec = self.arch.spec();
+        let spec = self.spec();
         let mut in_channels = spec.stem_channels;
         let mut stages = [0, 1, 2, 3].map(|stage| {
             let blocks = (0..spec.depths[stage])
@@ -94,6 +99,7 @@ impl ResNetConfig {
                         in_channels,
                         width: spec.widths[stage],
                         stride: if stage > 0 && index == 0 { 2 } else { 1 },
+                        bottleneck_stride: spec.bottleneck_stride,
                     };
                     in_channels = config.out_channels();
                     config.init(device)
@@ -106,10 +112,7 @@ impl ResNetConfig {
             conv1: conv(3, spec.stem_channels, 7, 2, device),
             bn1: BatchNormConfig::new(spec.stem_channels).init(device),
             relu: Relu::new(),
-            maxpool: MaxPool2dConfig::new([3, 3])
-                .with_strides([2, 2])
-                .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
-                .init(),
+            maxpool: stem_pool(spec.stem_pool),
             layer1: take(0),
             layer2: take(1),
             layer3: take(2),
@@ -120,12 +123,39 @@ impl ResNetConfig {
     }
 }
 
+impl ResNetConfig {
+    /// The shape of the network this configuration builds: the architecture's, with
+    /// [`ResNetConfig::widths`] when set.
+    pub fn spec(&self) -> ArchSpec {
+        let spec = self.arch.spec();
+        match self.widths {
+            Some(widths) => ArchSpec {
+                widths,
+                stem_channels: widths[0],
+                ..spec
+            },
+            None => spec,
+        }
+    }
+}
+
+/// The stem's 3x3, stride-2 max pooling.
+fn stem_pool(pool: StemPool) -> MaxPool2d {
+    let config = MaxPool2dConfig::new([3, 3]).with_strides([2, 2]);
+    match pool {
+        StemPool::Padded => config.with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1)),
+        StemPool::CeilUnpadded => config.with_ceil_mode(true),
+    }
+    .init()
+}
+
 impl<B: Backend> ResNet<B> {
     /// The backbone's forward pass: the feature map F and the logits z = linear(GAP(F)).
     ///
     /// # Shapes
     /// - `x`: `[N, 3, H, W]` (ImageNet-normalised RGB)
-    /// - `features`: `[N, K, ceil(H / 32), ceil(W / 32)]`
+    /// - `features`: `[N, K, h, w]`, `h = feature_side(H)` (`ceil(H / 32)` for torchvision's
+    ///   topology)
     /// - `logits`: `[N, C]`
     pub fn forward(&self, x: Tensor<B, 4>) -> BackboneOutput<B> {
         let features = self.features(x);
@@ -137,7 +167,7 @@ impl<B: Backend> ResNet<B> {
     ///
     /// # Shapes
     /// - `x`: `[N, 3, H, W]`
-    /// - output: `[N, K, ceil(H / 32), ceil(W / 32)]`
+    /// - output: `[N, K, h, w]`, `h = feature_side(H)`
     pub fn features(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
         let x = self
             .relu
@@ -149,10 +179,16 @@ impl<B: Backend> ResNet<B> {
             .fold(x, |x, block| block.forward(x))
     }
 
-    /// The side of the feature map F for inputs of side `input_side`: `ceil(input_side / 32)`
-    /// (the stem and three stages halve it, each rounding up).
+    /// The side of the feature map F for inputs of side `input_side`: the stem convolution,
+    /// the stem pooling ([`StemPool::output_side`]) and three stages each halve it, rounding
+    /// up; `ceil(input_side / 32)` for torchvision's topology.
     pub fn feature_side(&self, input_side: usize) -> usize {
-        input_side.div_ceil(32)
+        let pooled = self
+            .arch
+            .spec()
+            .stem_pool
+            .output_side(input_side.div_ceil(2));
+        pooled.div_ceil(8)
     }
 
     /// The head alone: global average pooling then the linear classifier, z = GAP(F) W^T + b.
@@ -194,9 +230,12 @@ impl<B: Backend> ResNet<B> {
 
     /// The configuration that rebuilds this network's shape.
     pub fn config(&self) -> ResNetConfig {
+        let stages = [&self.layer1, &self.layer2, &self.layer3, &self.layer4];
+        let widths = stages.map(|blocks| blocks.first().map_or(0, |b| b.bn1.gamma.dims()[0]));
         ResNetConfig::new()
             .with_arch(self.arch)
             .with_num_classes(self.num_classes())
+            .with_widths((widths != self.arch.spec().widths).then_some(widths))
     }
 }
 
@@ -217,8 +256,9 @@ mod tests {
                 .init::<B>(&device);
             let out = model.forward(Tensor::zeros([1, 3, 33, 33], &device));
             let k = arch.spec().feature_dim();
-            assert_eq!(out.features.dims(), [1, k, 2, 2], "{arch}");
-            for side in [32, 33, 64, 112, 224] {
+            let side = if arch == Arch::ResNet50VggFace2 { 1 } else { 2 };
+            assert_eq!(out.features.dims(), [1, k, side, side], "{arch}");
+            for side in [32, 33, 64, 66, 112, 224] {
                 let map = model.features(Tensor::zeros([1, 3, side, side], &device));
                 let want = model.feature_side(side);
                 assert_eq!(map.dims()[2..], [want, want], "{arch} at {side}");
@@ -226,6 +266,7 @@ mod tests {
             assert_eq!(out.logits.dims(), [1, 5], "{arch}");
             assert_eq!(model.head_weight().dims(), [5, k], "{arch}");
             assert_eq!(model.config().arch, arch);
+            assert_eq!(model.config().widths, None);
         }
     }
 

@@ -1,9 +1,11 @@
 //! Weight import from torchvision state dicts and safetensors export, through burn-store.
 //!
 //! Files are read by burn-store (`.safetensors` by [`SafetensorsStore`], `.pth`/`.pt`/`.bin`
-//! by [`PytorchStore`]; nested dictionaries such as `{'state_dict': ...}` come out as
-//! `state_dict.`-prefixed keys). Before anything is applied the keys are normalised and
-//! checked against the model:
+//! and `.pth.tar` by burn-store's `PytorchReader`, the zip and the legacy serialisation alike; nested
+//! dictionaries such as `{'state_dict': ...}` come out as `state_dict.`-prefixed keys), and
+//! pickled dicts of numpy arrays (`.pkl`, the VGGFace2 ResNet-50's format) by `serde-pickle`
+//! (see `pickle.rs`). Before anything is applied the keys are normalised and checked against
+//! the model:
 //!
 //! - wrapper prefixes (`state_dict.`, `model.`, `module.`, repeated or combined) are stripped;
 //! - batch norm's `num_batches_tracked` counters, which Burn's batch norm does not keep, are
@@ -26,7 +28,7 @@ use std::{
 use burn::tensor::{DType, backend::Backend};
 use burn_store::{
     ApplyError, BurnToPyTorchAdapter, KeyRemapper, ModuleSnapshot, ModuleStore,
-    PyTorchToBurnAdapter, PytorchStore, SafetensorsStore, TensorSnapshot,
+    PyTorchToBurnAdapter, SafetensorsStore, TensorSnapshot, pytorch::PytorchReader,
 };
 
 use crate::resnet::ResNet;
@@ -43,8 +45,8 @@ const BATCH_COUNTER: &str = ".num_batches_tracked";
 pub enum WeightsError {
     /// The file extension names no format afcn reads.
     #[error(
-        "cannot read weights {path}: unknown format (expected .safetensors, or .pth/.pt/.bin \
-         for a PyTorch state dict)"
+        "cannot read weights {path}: unknown format (expected .safetensors, .pth/.pt/.bin/.pth.tar \
+         for a PyTorch state dict, or .pkl for a pickled dict of numpy arrays)"
     )]
     UnknownFormat {
         /// The file.
@@ -56,6 +58,20 @@ pub enum WeightsError {
         /// The file.
         path: PathBuf,
         /// burn-store's message.
+        message: String,
+    },
+    /// A `.pkl` file is not a pickled dict of numpy arrays.
+    #[error(
+        "weights {path}: {}{message} (expected a pickled dict of numpy arrays, as \
+         resnet50_ft_weight.pkl)",
+        key.as_ref().map(|key| format!("`{key}` ")).unwrap_or_default()
+    )]
+    NotArrayDict {
+        /// The file.
+        path: PathBuf,
+        /// The first offending key (in sorted order), when the problem is one entry.
+        key: Option<String>,
+        /// What is wrong.
         message: String,
     },
     /// A tensor outside the classifier has another shape than the model's.
@@ -175,8 +191,8 @@ struct Expected {
 }
 
 impl<B: Backend> ResNet<B> {
-    /// Loads a torchvision state dict (`.safetensors`, `.pth`, `.pt`, `.bin`) into this
-    /// network and reports what was applied, in torchvision key names.
+    /// Loads a torchvision-named state dict (`.safetensors`, `.pth`, `.pt`, `.bin`,
+    /// `.pth.tar`, or a `.pkl` dict of numpy arrays) into this network and reports what was applied, in torchvision key names.
     ///
     /// Wrapper prefixes (`state_dict.`, `model.`, `module.`) are stripped, batch norm's
     /// `num_batches_tracked` counters are ignored, floating-point tensors are converted to the
@@ -367,13 +383,34 @@ fn read_checkpoint(path: &Path) -> Result<(Vec<TensorSnapshot>, Vec<String>), We
             .values()
             .cloned()
             .collect(),
-        Some("pth" | "pt" | "bin") => PytorchStore::from_file(path)
-            .map_indices_contiguous(false)
-            .get_all_snapshots()
-            .map_err(|e| read_error(e.to_string()))?
-            .values()
-            .cloned()
-            .collect(),
+        Some("pkl" | "pickle") => crate::pickle::read_numpy_pickle(path)?,
+        Some("pth" | "pt" | "bin" | "tar") => {
+            let reader = PytorchReader::new(path).map_err(|e| read_error(e.to_string()))?;
+            // burn-store reads tensor data lazily and fills what the file lacks with zeros, so
+            // a cut file is caught here: its tensors need more bytes than it holds (a lower
+            // bound, as the tensors of a state dict do not share storage).
+            let needed: usize = reader
+                .tensors()
+                .values()
+                .map(|s| s.shape.iter().product::<usize>() * s.dtype.size())
+                .sum();
+            match reader.metadata().total_data_size {
+                Some(held) if held < needed => {
+                    return Err(read_error(format!(
+                        "the file holds {held} bytes of tensor data but its tensors need \
+                         {needed}: it is truncated"
+                    )));
+                }
+                _ => reader
+                    .into_tensors()
+                    .into_iter()
+                    .map(|(key, mut snapshot)| {
+                        snapshot.path_stack = Some(key.split('.').map(str::to_string).collect());
+                        snapshot
+                    })
+                    .collect(),
+            }
+        }
         _ => {
             return Err(WeightsError::UnknownFormat {
                 path: path.to_path_buf(),
