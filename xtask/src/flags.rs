@@ -25,8 +25,13 @@ pub enum Task {
     /// Trains a method (AFCN on SynthFER by default): runs `afcn train` with these flags
     /// (`--config F`, `--method M`, `--dataset D --root DIR`, `--noise P`, `--seed S`,
     /// `--backend B`, `--epochs E`, `--out DIR`, `--resume RUN_DIR`; see `afcn train --help`),
-    /// compiling in the backend that `--backend` names.
+    /// compiling in the backend that `--backend` names. `--preset synthfer-pretrained` first
+    /// makes the pretrained backbone (`cargo xtask pretrain`) if it does not exist yet.
     Train(AfcnFlags),
+    /// Makes the face-pretrained backbone of the `synthfer-pretrained` preset once: runs
+    /// `afcn pretrain --reuse` with these flags (`--arch A`, `--identities N`, `--epochs E`,
+    /// `--out DIR`; see `afcn pretrain --help`), which keeps a complete pretraining run.
+    Pretrain(AfcnFlags),
     /// Renders SynthFER into a folder in RAF-DB's layout: runs `afcn synth` with these flags
     /// (`--out DIR`, `--train N`, `--test M`, `--size S`, `--seed K`, `--config F`; see
     /// `afcn synth --help`).
@@ -85,6 +90,10 @@ pub struct GpuCheckFlags {
 /// Flags of `cargo xtask reproduce`.
 #[derive(Clone, Debug, clap::Args)]
 pub struct ReproduceFlags {
+    /// The preset every run starts from (`synthfer`, `synthfer-pretrained`, `paper`);
+    /// `synthfer-pretrained` first makes the pretrained backbone (`cargo xtask pretrain`).
+    #[arg(long, default_value = "synthfer")]
+    pub preset: String,
     /// The dataset (`synthfer`, `rafdb`, `ferplus`, `affectnet`, `folder`).
     #[arg(long, default_value = "synthfer")]
     pub dataset: String,
@@ -122,12 +131,23 @@ pub struct ReproduceFlags {
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: u16,
     /// The directory of the runs and of the table (`<out>/comparison.md`, `ablation.md` or
-    /// `grid.md`).
-    #[arg(long, default_value = "runs/reproduce")]
-    pub out: PathBuf,
+    /// `grid.md`). Default: `runs/reproduce`, or `runs/reproduce-<preset>` for a preset other
+    /// than `synthfer`.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 impl ReproduceFlags {
+    /// The directory of the runs and the table.
+    pub fn out_dir(&self) -> PathBuf {
+        self.out
+            .clone()
+            .unwrap_or_else(|| match self.preset.as_str() {
+                "synthfer" => PathBuf::from("runs/reproduce"),
+                preset => PathBuf::from(format!("runs/reproduce-{preset}")),
+            })
+    }
+
     /// The noise rates to run: `--noise`, or the study's default.
     pub fn noise_levels(&self) -> Vec<f64> {
         match &self.noise {

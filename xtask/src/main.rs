@@ -33,6 +33,7 @@ fn run(flags: flags::Xtask) -> anyhow::Result<()> {
         flags::Task::Test(f) => test::run(&f),
         flags::Task::GpuCheck(f) => gpu_check::run(&f),
         flags::Task::Train(f) => afcn::run("train", &f),
+        flags::Task::Pretrain(f) => afcn::run("pretrain", &f),
         flags::Task::Synth(f) => afcn::run("synth", &f),
         flags::Task::Reproduce(f) => reproduce::run_study(&f),
         flags::Task::Bench(f) => afcn::run("bench", &f),

@@ -37,19 +37,23 @@ pub fn afcn(features: &[&str]) -> Command {
 
 /// The cargo feature that compiles in the backend named by a `--backend` flag in `args`.
 pub fn backend_feature(args: &[String]) -> Option<&'static str> {
-    let value =
-        args.iter()
-            .enumerate()
-            .find_map(|(i, arg)| match arg.strip_prefix("--backend") {
-                Some("") => args.get(i + 1).map(String::as_str),
-                Some(rest) => rest.strip_prefix('='),
-                None => None,
-            })?;
+    let value = flag_value(args, "--backend")?;
     match value {
         "wgpu" => Some("wgpu"),
         "cuda" => Some("cuda"),
         _ => None,
     }
+}
+
+/// The value of `--name V` or `--name=V` in `args`.
+pub fn flag_value<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
+    args.iter()
+        .enumerate()
+        .find_map(|(i, arg)| match arg.strip_prefix(name) {
+            Some("") => args.get(i + 1).map(String::as_str),
+            Some(rest) => rest.strip_prefix('='),
+            None => None,
+        })
 }
 
 /// What a finished command did.

@@ -308,6 +308,8 @@ fn train_cell(
         args.extend(["--resume".into(), dir.display().to_string()]);
     } else {
         args.extend([
+            "--preset".into(),
+            flags.preset.clone(),
             "--method".into(),
             cell.method.clone(),
             "--dataset".into(),
@@ -389,6 +391,7 @@ fn method_names() -> anyhow::Result<Vec<String>> {
 
 /// Runs the study and writes its table to `--out/<study>.md` (and standard output).
 pub fn run_study(flags: &ReproduceFlags) -> anyhow::Result<()> {
+    crate::afcn::ensure_preset_weights(&flags.preset)?;
     let known = method_names()?;
     let mut flags = flags.clone();
     match &flags.methods {
@@ -421,7 +424,7 @@ pub fn run_study(flags: &ReproduceFlags) -> anyhow::Result<()> {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(cell) = cells.get(i) else { break };
-                    let dir = flags.out.join(&cell.dir);
+                    let dir = flags.out_dir().join(&cell.dir);
                     let log = (flags.jobs > 1).then(|| dir.with_extension("log"));
                     eprintln!("[{}/{}] {}", i + 1, cells.len(), dir.display());
                     let outcome = train_cell(flags, cell, &dir, log.as_deref());
@@ -433,7 +436,7 @@ pub fn run_study(flags: &ReproduceFlags) -> anyhow::Result<()> {
     let mut results = Vec::with_capacity(cells.len());
     let mut failed = Vec::new();
     for (cell, outcome) in cells.iter().zip(outcomes) {
-        let dir = flags.out.join(&cell.dir);
+        let dir = flags.out_dir().join(&cell.dir);
         let outcome = outcome.into_inner().unwrap_or_else(|e| e.into_inner());
         if outcome.context("every cell was run")?? {
             results.push(Some(final_accuracy(&dir)?));
@@ -443,18 +446,19 @@ pub fn run_study(flags: &ReproduceFlags) -> anyhow::Result<()> {
         }
     }
     let setting = format!(
-        "Dataset `{}`, {} seed(s), {}; runs in `{}`.",
+        "Preset `{}`, dataset `{}`, {} seed(s), {}; runs in `{}`.",
+        flags.preset,
         flags.dataset,
         flags.seeds,
         flags
             .epochs
             .map_or("the preset's epochs".into(), |e| format!("{e} epochs")),
-        flags.out.display()
+        flags.out_dir().display()
     );
     let markdown = format_study(title, &setting, &cells, &results);
-    let path: PathBuf = flags.out.join(format!("{name}.md"));
-    std::fs::create_dir_all(&flags.out)
-        .with_context(|| format!("creating {}", flags.out.display()))?;
+    let path: PathBuf = flags.out_dir().join(format!("{name}.md"));
+    std::fs::create_dir_all(flags.out_dir())
+        .with_context(|| format!("creating {}", flags.out_dir().display()))?;
     std::fs::write(&path, &markdown).with_context(|| format!("writing {}", path.display()))?;
     println!("{markdown}");
     eprintln!("wrote {}", path.display());

@@ -4,7 +4,9 @@
 //! hair, glasses), the [`ActionUnits`] of one of the seven RAF-DB [`Expression`]s at a sampled
 //! intensity, and a [`Nuisance`] (pose jitter, lighting, clutter, occluders, blur, pixel noise).
 //! Sample `i` of a split is a pure function of `(seed, split, i)`: [`SynthFer`] renders it on
-//! demand, [`export_rafdb`] writes both splits in RAF-DB's layout.
+//! demand, [`export_rafdb`] writes both splits in RAF-DB's layout. [`SynthFerIdentities`]
+//! labels SynthFER's people instead of their expressions, for face pretraining
+//! (`afcn pretrain`).
 //!
 //! ```
 //! use afcn_data::{FerDataset, Split};
@@ -29,6 +31,7 @@ pub mod expression;
 pub mod face;
 pub mod geometry;
 pub mod grid;
+pub mod identities;
 pub mod nuisance;
 pub mod render;
 
@@ -39,5 +42,6 @@ pub use export::{ExportSummary, export_rafdb};
 pub use expression::{ActionUnits, Expression};
 pub use face::{Glasses, HairStyle, Identity};
 pub use grid::sample_grid;
+pub use identities::{IdentityConfig, SynthFerIdentities};
 pub use nuisance::{Clutter, Nuisance, Occluder, OccluderKind};
 pub use render::{FaceSpec, render};

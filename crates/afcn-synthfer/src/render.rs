@@ -35,6 +35,31 @@ impl FaceSpec {
         let intensity = rng.random_range(config.min_intensity..=config.max_intensity);
         let action_units = expression.jittered_action_units(intensity, config.au_jitter, rng);
         let identity = Identity::sample(rng, config.glasses_prob);
+        Self::sample_wearing(identity, expression, intensity, action_units, rng, config)
+    }
+
+    /// Draws `identity` showing `expression` at an intensity drawn from 0 (neutral) to
+    /// `config.max_intensity`, with its own action-unit jitter and nuisances: one render of a
+    /// known person, as the identity pretraining set draws them.
+    pub fn sample_of(
+        identity: Identity,
+        expression: Expression,
+        rng: &mut impl Rng,
+        config: &SynthFerConfig,
+    ) -> FaceSpec {
+        let intensity = rng.random_range(0.0..=config.max_intensity);
+        let action_units = expression.jittered_action_units(intensity, config.au_jitter, rng);
+        Self::sample_wearing(identity, expression, intensity, action_units, rng, config)
+    }
+
+    fn sample_wearing(
+        identity: Identity,
+        expression: Expression,
+        intensity: f32,
+        action_units: ActionUnits,
+        rng: &mut impl Rng,
+        config: &SynthFerConfig,
+    ) -> FaceSpec {
         let nuisance = Nuisance::sample(rng, config, identity.skin);
         FaceSpec {
             expression,

@@ -6,7 +6,7 @@ use std::{fmt, path::Path, path::PathBuf};
 use afcn_backbone::Arch;
 use afcn_data::{AugmentConfig, DatasetFormat, InvalidField, NoiseConfig};
 use afcn_losses::AfcnConfig;
-use afcn_synthfer::SynthFerConfig;
+use afcn_synthfer::{IdentityConfig, SynthFerConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::backend::BackendKind;
@@ -21,6 +21,10 @@ pub enum DatasetKind {
     /// The embedded synthetic dataset (no download).
     #[default]
     Synthfer,
+    /// SynthFER's people labelled by identity (`[data.identities]`): the face-pretraining set
+    /// of `afcn pretrain`, disjoint from the expression benchmark's people.
+    #[serde(rename = "synthfer-identities")]
+    SynthferIdentities,
     /// RAF-DB basic.
     Rafdb,
     /// FERPlus (majority protocol).
@@ -35,7 +39,7 @@ impl DatasetKind {
     /// The on-disk format, `None` for the generated SynthFER.
     pub fn format(self) -> Option<DatasetFormat> {
         match self {
-            DatasetKind::Synthfer => None,
+            DatasetKind::Synthfer | DatasetKind::SynthferIdentities => None,
             DatasetKind::Rafdb => Some(DatasetFormat::Rafdb),
             DatasetKind::Ferplus => Some(DatasetFormat::Ferplus),
             DatasetKind::Affectnet => Some(DatasetFormat::Affectnet),
@@ -46,9 +50,10 @@ impl DatasetKind {
 
 impl fmt::Display for DatasetKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.format() {
-            Some(format) => format.fmt(f),
-            None => f.write_str("synthfer"),
+        match self {
+            DatasetKind::Synthfer => f.write_str("synthfer"),
+            DatasetKind::SynthferIdentities => f.write_str("synthfer-identities"),
+            other => other.format().map_or(Ok(()), |format| format.fmt(f)),
         }
     }
 }
@@ -70,8 +75,11 @@ pub struct DataConfig {
     pub noise: NoiseConfig,
     /// Skip unreadable samples (and report them) instead of failing. Default: false.
     pub skip_bad: bool,
-    /// The SynthFER generator, when `dataset = "synthfer"`.
+    /// The SynthFER generator, when `dataset = "synthfer"` or `"synthfer-identities"` (whose
+    /// split sizes come from `identities`).
     pub synthfer: SynthFerConfig,
+    /// The people of the identity set, when `dataset = "synthfer-identities"`.
+    pub identities: IdentityConfig,
 }
 
 impl Default for DataConfig {
@@ -84,6 +92,7 @@ impl Default for DataConfig {
             noise: NoiseConfig::default(),
             skip_bad: false,
             synthfer: SynthFerConfig::default(),
+            identities: IdentityConfig::default(),
         }
     }
 }
@@ -163,9 +172,23 @@ pub enum Preset {
     #[default]
     Synthfer,
     /// EAC's protocol: ResNet-18 at 224 x 224, Adam 2e-4 (1e-4 for ResNet-50), x0.9 per epoch,
-    /// 60 epochs, batch 32, RAF-DB.
+    /// 60 epochs, batch 32, RAF-DB. Give the face-pretrained weights with `--weights`
+    /// (`docs/training.md` lists which published file goes with which `--arch`).
     Paper,
+    /// The paper's protocol on SynthFER: the `synthfer` run fine-tuned from the face-pretrained
+    /// backbone of `afcn pretrain` ([`PRETRAINED_BACKBONE`]), with the specification's method
+    /// defaults unchanged (correction from one sixth of the epochs, delta 0.2, tau 0.5, EAC
+    /// lambda 5, SCN as specified).
+    #[serde(rename = "synthfer-pretrained")]
+    SynthferPretrained,
+    /// Face pretraining for `afcn pretrain`: cross-entropy on SynthFER's people
+    /// (`synthfer-identities`, no label noise), the narrow ResNet at 64 x 64.
+    Pretrain,
 }
+
+/// Where `afcn pretrain` (and `cargo xtask pretrain`) writes the backbone the
+/// `synthfer-pretrained` preset starts from, relative to the working directory.
+pub const PRETRAINED_BACKBONE: &str = "runs/pretrain-resnet-narrow-seed0/backbone.safetensors";
 
 impl Preset {
     /// The configuration of this preset.
@@ -227,6 +250,35 @@ impl Preset {
                         ..MethodConfigs::default()
                     },
                     ..Preset::Paper.config()
+                }
+            }
+            Preset::SynthferPretrained => {
+                let synthfer = Preset::Synthfer.config();
+                TrainConfig {
+                    weights: Some(PathBuf::from(PRETRAINED_BACKBONE)),
+                    methods: MethodConfigs {
+                        afcn: AfcnConfig::for_epochs(synthfer.epochs),
+                        ..MethodConfigs::default()
+                    },
+                    ..synthfer
+                }
+            }
+            Preset::Pretrain => {
+                let synthfer = Preset::Synthfer.config();
+                TrainConfig {
+                    method: MethodKind::Baseline,
+                    epochs: 10,
+                    batch_size: 64,
+                    data: DataConfig {
+                        dataset: DatasetKind::SynthferIdentities,
+                        noise: NoiseConfig {
+                            rate: 0.0,
+                            ..NoiseConfig::default()
+                        },
+                        ..synthfer.data
+                    },
+                    overlays: 0,
+                    ..synthfer
                 }
             }
         }
@@ -363,8 +415,12 @@ impl TrainConfig {
             .synthfer
             .validate()
             .map_err(nested("data.synthfer"))?;
+        self.data
+            .identities
+            .validate()
+            .map_err(nested("data.identities"))?;
         self.methods.validate()?;
-        if self.data.dataset != DatasetKind::Synthfer && self.data.root.is_none() {
+        if self.data.dataset.format().is_some() && self.data.root.is_none() {
             return Err(ConfigError::MissingRoot(self.data.dataset));
         }
         Ok(())

@@ -1,13 +1,13 @@
 //! Opening a run's training and test splits from its configuration, with label noise
 //! injected into the training split. `afcn train`, `afcn eval` and `afcn data inspect` all
-//! open datasets here: SynthFER from its generator, the formats on disk through
+//! open datasets here: SynthFER (and its identity set) from its generator, the formats on disk through
 //! [`afcn_data::DatasetSource`].
 
 use afcn_data::{DatasetSource, FerDataset, LoadOptions, NoisyLabels, Relabeled, Split};
 
-use afcn_synthfer::SynthFer;
+use afcn_synthfer::{SynthFer, SynthFerIdentities};
 
-use crate::config::DataConfig;
+use crate::config::{DataConfig, DatasetKind};
 
 /// A split shared between the decoding threads.
 pub type SharedDataset = Box<dyn FerDataset>;
@@ -46,7 +46,15 @@ pub fn open_split(
     options: &LoadOptions,
 ) -> anyhow::Result<SharedDataset> {
     let Some(format) = config.dataset.format() else {
-        return Ok(Box::new(SynthFer::new(config.synthfer.clone(), split)?));
+        let faces = config.synthfer.clone();
+        return Ok(match config.dataset {
+            DatasetKind::SynthferIdentities => Box::new(SynthFerIdentities::new(
+                faces,
+                config.identities.clone(),
+                split,
+            )?),
+            _ => Box::new(SynthFer::new(faces, split)?),
+        });
     };
     let root = config
         .root

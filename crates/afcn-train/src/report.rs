@@ -4,10 +4,12 @@
 
 use std::fmt::Write as _;
 
+use anyhow::Context;
 use burn::{module::AutodiffModule, tensor::backend::AutodiffBackend};
 use serde_json::json;
 
 use crate::{
+    config::DatasetKind,
     metrics::EpochMetrics,
     model::HEADS_FILE,
     overlays::{
@@ -38,6 +40,10 @@ pub fn write_metrics(run: &RunDir, history: &[EpochMetrics]) -> anyhow::Result<(
     )
 }
 
+/// Beyond this many classes (an identity set) the confusion matrix is too large to read: it is
+/// kept in `confusion.json` only, neither drawn nor tabled in the report.
+const MAX_SHOWN_CLASSES: usize = 20;
+
 /// Writes every final output of a trained run (all but the `COMPLETE` marker).
 pub fn write_final<B: AutodiffBackend>(run: &RunDir, trainer: &Trainer<B>) -> anyhow::Result<()> {
     let class_names = trainer.class_names();
@@ -46,6 +52,11 @@ pub fn write_final<B: AutodiffBackend>(run: &RunDir, trainer: &Trainer<B>) -> an
         .model()
         .backbone
         .save_safetensors(run.join(names::WEIGHTS))?;
+    if trainer.config().data.dataset == DatasetKind::SynthferIdentities {
+        let backbone = run.join(names::BACKBONE);
+        std::fs::copy(run.join(names::WEIGHTS), &backbone)
+            .with_context(|| format!("writing {}", backbone.display()))?;
+    }
     if !trainer.config().method.backbone_inference() {
         run.write_bytes(HEADS_FILE, &trainer.model().heads_bytes()?)?;
     }
@@ -63,7 +74,10 @@ pub fn write_final<B: AutodiffBackend>(run: &RunDir, trainer: &Trainer<B>) -> an
         }))?,
     )?;
 
-    save_confusion_png(&run.join(CONFUSION_PNG), &confusion, class_names)?;
+    let show_confusion = class_names.len() <= MAX_SHOWN_CLASSES;
+    if show_confusion {
+        save_confusion_png(&run.join(CONFUSION_PNG), &confusion, class_names)?;
+    }
     save_curves_png(&run.join(CURVES), trainer.history())?;
     let backbone = trainer.model().valid().backbone;
     let (count, size) = (
@@ -144,8 +158,16 @@ pub fn write_final<B: AutodiffBackend>(run: &RunDir, trainer: &Trainer<B>) -> an
     }
     writeln!(report, "\n![Training curves]({CURVES})\n")?;
     writeln!(report, "## Confusion matrix (clean test split)\n")?;
-    writeln!(report, "{}", confusion.to_markdown(class_names))?;
-    writeln!(report, "![Confusion matrix]({CONFUSION_PNG})\n")?;
+    if show_confusion {
+        writeln!(report, "{}", confusion.to_markdown(class_names))?;
+        writeln!(report, "![Confusion matrix]({CONFUSION_PNG})\n")?;
+    } else {
+        writeln!(
+            report,
+            "{} classes are too many to show: the counts are in [`{CONFUSION}`]({CONFUSION}).\n",
+            class_names.len()
+        )?;
+    }
     write_overlay_section(&mut report, &overlays, class_names)?;
     if !wrong_test.is_empty() {
         writeln!(
@@ -173,6 +195,10 @@ pub fn write_final<B: AutodiffBackend>(run: &RunDir, trainer: &Trainer<B>) -> an
         (CONFUSION, "the confusion matrix"),
         (CONFUSION_PNG, "the confusion matrix as a heat map"),
         (
+            names::BACKBONE,
+            "the pretrained backbone for `afcn train --weights` (`afcn pretrain` runs)",
+        ),
+        (
             CURVES,
             "loss parts, accuracies and correction quality per epoch",
         ),
@@ -183,6 +209,9 @@ pub fn write_final<B: AutodiffBackend>(run: &RunDir, trainer: &Trainer<B>) -> an
             "samples whose prediction disagrees with their given label",
         ),
     ] {
+        if !run.join(file).exists() {
+            continue;
+        }
         writeln!(report, "- [`{file}`]({file}): {what}")?;
     }
     writeln!(report, "\n## Configuration\n\n```toml\n{config}```")?;

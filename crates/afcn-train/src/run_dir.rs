@@ -32,6 +32,9 @@ pub mod names {
     pub const COMPLETE: &str = "COMPLETE";
     /// The final weights (torchvision key names).
     pub const WEIGHTS: &str = "model.safetensors";
+    /// The same file under the name a pretraining run (`afcn pretrain`) gives it: the
+    /// face-pretrained backbone that `afcn train --weights` takes.
+    pub const BACKBONE: &str = "backbone.safetensors";
     /// The report tying the outputs together.
     pub const REPORT: &str = "report.md";
     /// The lock file of the process training into the directory (its pid and host).

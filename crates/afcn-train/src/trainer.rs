@@ -106,7 +106,7 @@ impl<B: AutodiffBackend> Trainer<B> {
                 .backbone
                 .load_weights(weights)
                 .with_context(|| format!("loading {}", weights.display()))?;
-            eprintln!("{report}");
+            eprintln!("weights {}: {report}", weights.display());
             model.backbone = backbone;
         }
         let labels = label_store(&data.train)?;

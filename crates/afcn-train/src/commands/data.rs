@@ -78,7 +78,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 /// The data configuration of the arguments: the one `afcn train` would open.
 fn data_config(args: &InspectArgs) -> anyhow::Result<DataConfig> {
     let defaults = DataConfig::default();
-    if args.dataset != DatasetKind::Synthfer && args.root.is_none() {
+    if args.dataset.format().is_some() && args.root.is_none() {
         bail!("--root is needed for {}", args.dataset);
     }
     let classes = args.classes.map_or(defaults.classes, usize::from);

@@ -11,6 +11,9 @@ pub enum Command {
     Data(data::Args),
     /// Trains a method on a dataset and writes a run directory.
     Train(train::Args),
+    /// Trains a face-pretrained backbone on SynthFER's people (identity classification) and
+    /// writes it as `backbone.safetensors` for `afcn train --weights`.
+    Pretrain(pretrain::Args),
     /// Lists the training methods (`--method` values and `[methods.<name>]` sections).
     Methods(methods::Args),
     /// Classifies face images with a backbone and its weights.
@@ -33,6 +36,7 @@ impl Command {
             Command::Backend(args) => backend::run(args),
             Command::Data(args) => data::run(args),
             Command::Train(args) => train::run(args),
+            Command::Pretrain(args) => pretrain::run(args),
             Command::Methods(args) => methods::run(args),
             Command::Predict(args) => predict::run(args),
             Command::Eval(args) => eval::run(args),
@@ -51,5 +55,6 @@ pub mod explain;
 mod methods;
 pub mod model_args;
 pub mod predict;
+pub mod pretrain;
 pub mod synth;
 pub mod train;

@@ -115,6 +115,14 @@ impl Args {
         if self.skip_nonfinite {
             config.skip_nonfinite = true;
         }
+        if let Some(weights) = &config.weights {
+            anyhow::ensure!(
+                weights.is_file() || config.weights != Preset::SynthferPretrained.config().weights,
+                "the synthfer-pretrained preset starts from {}, which does not exist yet: \
+                 make it with `afcn pretrain` (or `cargo xtask pretrain`)",
+                weights.display()
+            );
+        }
         config.validate()?;
         Ok(config)
     }
@@ -122,13 +130,42 @@ impl Args {
 
 /// Runs `afcn train`.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    let start = match &args.resume {
+        Some(dir) => Start::Resume(dir.clone()),
+        None => {
+            let config = args.config()?;
+            let out = args.out.clone().unwrap_or_else(|| default_run_dir(&config));
+            Start::New {
+                config: Box::new(config),
+                out,
+            }
+        }
+    };
+    execute(start, args.verbose)
+}
+
+/// How a run starts.
+pub enum Start {
+    /// A new run of `config` into the directory `out`.
+    New {
+        /// The configuration.
+        config: Box<TrainConfig>,
+        /// The run directory (created; it must not hold a run yet).
+        out: PathBuf,
+    },
+    /// The unfinished run in this directory, from its latest checkpoint.
+    Resume(PathBuf),
+}
+
+/// Trains a run to its end and writes its outputs: what `afcn train` and `afcn pretrain` do.
+pub fn execute(start: Start, verbose: bool) -> anyhow::Result<()> {
     // Installed before anything is written, so that a Ctrl-C at any point is ours.
     let interrupt = interrupt_flag()?;
     // Held until the run ends: no other process trains into the same directory meanwhile.
     let lock;
-    let (config, run) = match &args.resume {
-        Some(dir) => {
-            let run = RunDir::create(dir)?;
+    let (config, run) = match start {
+        Start::Resume(dir) => {
+            let run = RunDir::create(&dir)?;
             lock = run.lock()?;
             anyhow::ensure!(
                 !run.is_complete(),
@@ -139,9 +176,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 TrainConfig::from_toml_file(&run.join(names::CONFIG), &TrainConfig::default())?;
             (config, run)
         }
-        None => {
-            let config = args.config()?;
-            let out = args.out.clone().unwrap_or_else(|| default_run_dir(&config));
+        Start::New { config, out } => {
+            let config = *config;
             let run = RunDir::create(&out)?;
             lock = run.lock()?;
             anyhow::ensure!(
@@ -154,7 +190,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             (config, run)
         }
     };
-    if args.verbose {
+    if verbose {
         eprintln!("{}", config.to_toml());
     }
     let outcome = run_on(

@@ -1,0 +1,154 @@
+//! `afcn pretrain`: a face-pretrained backbone from SynthFER's people.
+//!
+//! The paper, EAC, SCN and RUL fine-tune a backbone pretrained on face recognition
+//! (MS-Celeb-1M, VGGFace2). None can be downloaded here, so afcn makes one the same way:
+//! cross-entropy over [`IdentityConfig::identities`](afcn_synthfer::IdentityConfig) people,
+//! each rendered under many expressions, poses and nuisances (`synthfer-identities`, the
+//! `pretrain` preset). The run directory is a training run's (progress, checkpoints,
+//! `--resume`, `report.md` with the identity accuracy on held-out renders), plus
+//! `backbone.safetensors`, which `afcn train --weights` takes (its identity classifier is
+//! dropped and re-created for the expression classes).
+
+use std::path::PathBuf;
+
+use afcn_backbone::Arch;
+
+use crate::{
+    backend::BackendKind,
+    config::{Preset, TrainConfig},
+    run_dir::{RunDir, names},
+};
+
+use super::train::{Start, execute};
+
+/// Arguments of `afcn pretrain`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// A TOML configuration file whose keys override the `pretrain` preset (for example
+    /// `[data.synthfer] image_size = 112` or `[data.identities] train_renders = 32`).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// The backbone architecture. Default: the `pretrain` preset's (`resnet-narrow`).
+    #[arg(long)]
+    pub arch: Option<Arch>,
+    /// Number of people to tell apart. Default: 300.
+    #[arg(long)]
+    pub identities: Option<usize>,
+    /// Number of epochs. Default: 10.
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Images per batch. Default: 64.
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// The run's seed (weights, shuffling, augmentation; not the people, which follow the
+    /// SynthFER seed `data.synthfer.seed`).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// The compute backend.
+    #[arg(long, value_enum)]
+    pub backend: Option<BackendKind>,
+    /// The run directory. Default: `runs/pretrain-<arch>-seed<S>`, the one the
+    /// `synthfer-pretrained` preset reads for the default architecture and seed.
+    #[arg(long, conflicts_with = "resume")]
+    pub out: Option<PathBuf>,
+    /// Continue the pretraining run in this directory from its latest checkpoint.
+    #[arg(long)]
+    pub resume: Option<PathBuf>,
+    /// When the run directory already holds a complete pretraining run, keep it and only say
+    /// where its backbone is (`cargo xtask pretrain` does this, so the backbone is made once).
+    #[arg(long, conflicts_with = "resume")]
+    pub reuse: bool,
+    /// Also print the full configuration at the start.
+    #[arg(long)]
+    pub verbose: bool,
+}
+
+impl Args {
+    /// The pretraining configuration: the `pretrain` preset with these flags.
+    pub fn config(&self) -> anyhow::Result<TrainConfig> {
+        let base = Preset::Pretrain.config();
+        let mut config = match &self.config {
+            Some(path) => TrainConfig::from_toml_file(path, &base)?,
+            None => base,
+        };
+        if let Some(arch) = self.arch {
+            config.arch = arch;
+        }
+        if let Some(identities) = self.identities {
+            config.data.identities.identities = identities;
+        }
+        if let Some(epochs) = self.epochs {
+            config = config.with_epochs(epochs);
+        }
+        if let Some(batch_size) = self.batch_size {
+            config.batch_size = batch_size;
+        }
+        if let Some(seed) = self.seed {
+            config.seed = seed;
+        }
+        if let Some(backend) = self.backend {
+            config.backend = backend;
+        }
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+/// The default run directory of a pretraining configuration.
+pub fn default_run_dir(config: &TrainConfig) -> PathBuf {
+    PathBuf::from("runs").join(format!("pretrain-{}-seed{}", config.arch, config.seed))
+}
+
+/// Runs `afcn pretrain`.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let (start, out) = match &args.resume {
+        Some(dir) => (Start::Resume(dir.clone()), dir.clone()),
+        None => {
+            let config = args.config()?;
+            let out = args.out.clone().unwrap_or_else(|| default_run_dir(&config));
+            if args.reuse && RunDir::create(&out)?.is_complete() {
+                eprintln!(
+                    "reusing the face-pretrained backbone {} (remove {} to pretrain again)",
+                    out.join(names::BACKBONE).display(),
+                    out.display()
+                );
+                return Ok(());
+            }
+            if args.reuse && out.join(names::LATEST).exists() {
+                (Start::Resume(out.clone()), out)
+            } else {
+                (
+                    Start::New {
+                        config: Box::new(config),
+                        out: out.clone(),
+                    },
+                    out,
+                )
+            }
+        }
+    };
+    execute(start, args.verbose)?;
+    eprintln!(
+        "face-pretrained backbone: {} (afcn train --weights)",
+        out.join(names::BACKBONE).display()
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{DatasetKind, PRETRAINED_BACKBONE};
+    use crate::methods::MethodKind;
+
+    #[test]
+    fn the_default_run_is_where_the_synthfer_pretrained_preset_reads() {
+        let config = Preset::Pretrain.config();
+        assert_eq!(config.method, MethodKind::Baseline);
+        assert_eq!(config.data.dataset, DatasetKind::SynthferIdentities);
+        assert_eq!(config.data.noise.rate, 0.0);
+        let backbone = default_run_dir(&config).join(names::BACKBONE);
+        assert_eq!(backbone, PathBuf::from(PRETRAINED_BACKBONE));
+        assert_eq!(Preset::SynthferPretrained.config().weights, Some(backbone),);
+    }
+}
