@@ -2,33 +2,18 @@
 //! (random weights and batch-norm statistics, 7 classes, 112x112 input) must reproduce
 //! PyTorch's eval-mode logits and layer-4 features to relative error <= 1e-4.
 
-use afcn_backbone::{Arch, HeadStatus, ResNetConfig};
-use burn::{
-    backend::Flex,
-    tensor::{Tensor, TensorData},
-};
-use burn_store::{ModuleStore, SafetensorsStore};
+mod support;
 
-type B = Flex;
+use std::path::Path;
+
+use afcn_backbone::{Arch, HeadStatus, ResNetConfig};
+use burn::tensor::Tensor;
+use support::{B, relative_error};
 
 const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/resnet18-112");
 
 fn io_tensor<const D: usize>(name: &str) -> Tensor<B, D> {
-    let mut store = SafetensorsStore::from_file(format!("{FIXTURE}/io.safetensors"));
-    let data: TensorData = store
-        .get_snapshot(name)
-        .expect("io.safetensors reads")
-        .unwrap_or_else(|| panic!("io.safetensors has `{name}`"))
-        .to_data()
-        .expect("tensor data reads");
-    Tensor::from_data(data, &Default::default())
-}
-
-/// max |actual - expected| / max |expected|, over the whole tensor.
-fn relative_error<const D: usize>(actual: Tensor<B, D>, expected: Tensor<B, D>) -> f32 {
-    let scale: f32 = expected.clone().abs().max().into_scalar();
-    let diff: f32 = (actual - expected).abs().max().into_scalar();
-    diff / scale
+    support::io_tensor(&Path::new(FIXTURE).join("io.safetensors"), name)
 }
 
 #[test]

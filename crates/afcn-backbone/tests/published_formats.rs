@@ -4,16 +4,13 @@
 //! `.pth.tar` with `module.` keys, and a plain torchvision `.pth`. Each must reproduce
 //! PyTorch's eval-mode logits to 1e-4; bad files are errors naming the file and the key.
 
+mod support;
+
 use std::{collections::BTreeMap, path::PathBuf};
 
 use afcn_backbone::{Arch, HeadStatus, LoadReport, ResNet, ResNetConfig, WeightsError};
-use burn::{
-    backend::Flex,
-    tensor::{Tensor, TensorData},
-};
-use burn_store::{ModuleStore, SafetensorsStore};
-
-type B = Flex;
+use burn::tensor::Tensor;
+use support::{B, relative_error};
 
 const FIXTURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -25,22 +22,7 @@ fn fixture(name: &str) -> PathBuf {
 }
 
 fn io_tensor<const D: usize>(name: &str) -> Tensor<B, D> {
-    let mut store = SafetensorsStore::from_file(fixture("io.safetensors"));
-    let data: TensorData = store
-        .get_snapshot(name)
-        .expect("io.safetensors reads")
-        .unwrap_or_else(|| panic!("io.safetensors has `{name}`"))
-        .to_data()
-        .expect("tensor data reads");
-    Tensor::from_data(data, &Default::default())
-}
-
-/// max |actual - expected| / max |expected|.
-fn relative_error<const D: usize>(actual: Tensor<B, D>, expected: Tensor<B, D>) -> f32 {
-    assert_eq!(actual.dims(), expected.dims());
-    let scale: f32 = expected.clone().abs().max().into_scalar();
-    let diff: f32 = (actual - expected).abs().max().into_scalar();
-    diff / scale
+    support::io_tensor(&fixture("io.safetensors"), name)
 }
 
 /// The VGGFace2 topology at the fixture's widths, with its 12 "identities".
