@@ -118,9 +118,13 @@ pub fn write_final<B: AutodiffBackend>(run: &RunDir, trainer: &Trainer<B>) -> an
     let mut report = String::new();
     writeln!(report, "# Training report\n")?;
     if let Some(last) = trainer.history().last() {
+        let what = match trainer.config().data.dataset {
+            DatasetKind::SynthferIdentities => "Identity accuracy on held-out renders",
+            _ => "Clean test accuracy",
+        };
         writeln!(
             report,
-            "Clean test accuracy **{:.2}%**, mean class accuracy {:.2}%, after {} epochs.\n",
+            "{what} **{:.2}%**, mean class accuracy {:.2}%, after {} epochs.\n",
             100.0 * last.test_accuracy,
             100.0 * last.test_mean_class_accuracy,
             last.epoch + 1
