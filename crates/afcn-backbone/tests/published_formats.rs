@@ -30,7 +30,7 @@ fn vggface2(classes: usize) -> ResNet<B> {
     ResNetConfig::new()
         .with_arch(Arch::ResNet50VggFace2)
         .with_num_classes(classes)
-        .with_widths(Some([4, 8, 16, 32]))
+        .with_widths(Some([2, 4, 8, 16]))
         .init(&Default::default())
 }
 
@@ -39,7 +39,7 @@ fn resnet18(classes: usize) -> ResNet<B> {
     ResNetConfig::new()
         .with_arch(Arch::ResNet18)
         .with_num_classes(classes)
-        .with_widths(Some([8, 16, 32, 64]))
+        .with_widths(Some([4, 8, 16, 32]))
         .init(&Default::default())
 }
 
@@ -80,8 +80,8 @@ fn the_vggface2_classifier_is_dropped_for_the_expression_classes() {
     assert_eq!(
         report.head,
         HeadStatus::Reinitialised {
-            checkpoint: Some(vec![12, 128]),
-            model: vec![7, 128],
+            checkpoint: Some(vec![12, 64]),
+            model: vec![7, 64],
         }
     );
     assert_eq!(report.unused, ["fc.bias", "fc.weight"]);
@@ -97,7 +97,7 @@ fn the_torchvision_topology_does_not_reproduce_the_vggface2_network() {
         ResNetConfig::new()
             .with_arch(Arch::ResNet50)
             .with_num_classes(12)
-            .with_widths(Some([4, 8, 16, 32]))
+            .with_widths(Some([2, 4, 8, 16]))
             .init(&Default::default()),
         "vggface2-py2.pkl",
     );
