@@ -439,3 +439,91 @@ DYNAMIC SYMBOL TABLE:
         );
     }
 }
+
+/// The bundle that `cargo xtask test` built, run here: on a machine without a GPU.
+#[cfg(test)]
+mod built {
+    use super::*;
+
+    /// The bundle folder named by `AFCN_GPU_BUNDLE`.
+    fn bundle() -> PathBuf {
+        std::env::var_os("AFCN_GPU_BUNDLE")
+            .map(PathBuf::from)
+            .expect("AFCN_GPU_BUNDLE names a bundle built by `cargo xtask gpu-bundle`")
+    }
+
+    /// The step of the report named `name`.
+    fn step<'a>(report: &'a Value, name: &str) -> &'a Value {
+        report["steps"]
+            .as_array()
+            .and_then(|steps| steps.iter().find(|s| s["name"] == name))
+            .unwrap_or_else(|| panic!("no step {name} in {report:#}"))
+    }
+
+    #[test]
+    #[ignore = "needs a built bundle (a release build): `cargo xtask test` builds one and runs this"]
+    fn the_bundle_is_portable_and_its_driver_runs_without_a_gpu() {
+        let bundle = bundle();
+        for name in ["afcn", "backend_parity", "run-gpu-check"] {
+            let check = check_binary(&bundle.join(name)).unwrap();
+            assert!(check.max_glibc <= MAX_GLIBC, "{name}: {check:?}");
+        }
+        let packed = fs::metadata(archive_path(&bundle)).unwrap().len();
+        assert!(
+            packed + tracked_size().unwrap() <= TRAVEL_LIMIT,
+            "{packed} bytes"
+        );
+
+        let out = tempfile::tempdir().unwrap();
+        let status = Command::new(bundle.join("run-gpu-check"))
+            .args(["--quick", "--fixtures", "fixtures", "--out"])
+            .arg(out.path())
+            .status()
+            .unwrap();
+        let text = fs::read_to_string(out.path().join("gpu-check.json")).unwrap();
+        let report: Value = serde_json::from_str(&text).unwrap();
+        assert!(status.success(), "{report:#}");
+
+        // No NVIDIA driver here: cuda is named as such, and its steps skipped, not failed.
+        let gpu_here = Path::new("/dev/nvidiactl").exists();
+        let cuda = report["backends"]["cuda"].as_str().unwrap();
+        assert_eq!(
+            cuda,
+            if gpu_here { "ok" } else { "no driver" },
+            "{report:#}"
+        );
+        assert_eq!(report["backends"]["cpu"], "ok");
+        // Mesa's lavapipe (installed by .ci/run) runs wgpu.
+        assert_eq!(report["backends"]["wgpu"], "ok", "{report:#}");
+        let parity = &step(&report, "parity")["result"]["tests"];
+        assert_eq!(parity["wgpu_matches_cpu"], "ok", "{parity}");
+        assert_eq!(parity["wgpu_reproduces_the_torchvision_fixture"], "ok");
+        if !gpu_here {
+            assert!(parity.get("cuda_matches_cpu").is_none(), "{parity}");
+            let bench = step(&report, "bench-cuda-afcn-32x4");
+            assert_eq!(bench["status"], "skipped");
+            assert!(bench["reason"].as_str().unwrap().contains("no driver"));
+            assert_eq!(step(&report, "train-cuda")["status"], "skipped");
+        }
+        for name in ["bench-wgpu-ce-32x4", "bench-wgpu-afcn-32x4"] {
+            let result = &step(&report, name)["result"];
+            assert!(result["images_per_sec"].as_f64().unwrap() > 0.0, "{result}");
+            assert!(result["first_steps_overhead_s"].is_number(), "{result}");
+        }
+        for backend in ["cpu", "wgpu"] {
+            let result = &step(&report, &format!("train-{backend}"))["result"];
+            assert_eq!(result["epochs"], 1, "{result}");
+            let accuracy = result["test_accuracy"].as_f64().unwrap();
+            assert!((0.0..=1.0).contains(&accuracy), "{result}");
+        }
+        let compare = &step(&report, "compare-train-wgpu")["result"];
+        assert_eq!(compare["test_images"], 32, "{compare}");
+        assert_eq!(report["failed"], json!([]));
+        // Every run step names its command and keeps its log's end.
+        for s in report["steps"].as_array().unwrap() {
+            if s["status"] == "ok" && s["command"].is_string() {
+                assert!(s["seconds"].is_number() && s["log_tail"].is_string(), "{s}");
+            }
+        }
+    }
+}

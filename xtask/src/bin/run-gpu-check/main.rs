@@ -580,10 +580,10 @@ fn train_and_compare(
         step.sample_gpu_memory = backend != "cpu" && driver.report["machine"]["gpus"].is_string();
         if let Some(ran) = driver.run(step)? {
             let result = run_result(&run_dir.join("metrics.json"));
-            if ran.status == Status::Ok {
-                if let Some(acc) = result["test_accuracy"].as_f64() {
-                    accuracy.insert(backend.to_owned(), acc);
-                }
+            if ran.status == Status::Ok
+                && let Some(acc) = result["test_accuracy"].as_f64()
+            {
+                accuracy.insert(backend.to_owned(), acc);
             }
             driver.last()["result"] = result;
         }
