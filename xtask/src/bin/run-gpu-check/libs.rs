@@ -46,6 +46,8 @@ pub struct Machine {
     pub driver_cuda: Option<(u32, u32)>,
     /// `nvidia-smi --query-gpu=name,driver_version,memory.total`, when it runs.
     pub gpus: Option<String>,
+    /// The Vulkan loader (`libvulkan.so.1`), when found.
+    pub vulkan_loader: Option<PathBuf>,
     /// The Vulkan ICDs found.
     pub icds: Vec<Icd>,
 }
@@ -174,12 +176,16 @@ fn is_nvrtc(name: &str) -> bool {
 /// The machine as found now.
 pub fn inspect() -> Machine {
     let dirs = search_dirs();
-    let libcuda = dirs.iter().find_map(|dir| {
-        ["libcuda.so.1", "libcuda.so"]
-            .iter()
-            .map(|name| dir.join(name))
-            .find(|path| path.exists())
-    });
+    let find = |names: &[&str]| {
+        dirs.iter().find_map(|dir| {
+            names
+                .iter()
+                .map(|name| dir.join(name))
+                .find(|path| path.exists())
+        })
+    };
+    let libcuda = find(&["libcuda.so.1", "libcuda.so"]);
+    let vulkan_loader = find(&["libvulkan.so.1"]);
     let mut nvrtc = Vec::new();
     for dir in &dirs {
         let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -216,6 +222,7 @@ pub fn inspect() -> Machine {
         nvrtc,
         driver_cuda: smi.as_deref().and_then(driver_cuda_version),
         gpus,
+        vulkan_loader,
         icds: vulkan_icds(),
     }
 }
@@ -314,6 +321,7 @@ impl Machine {
             "libcuda": self.libcuda,
             "nvrtc_found": self.nvrtc.iter().map(|n| json!({"path": n.path, "major": n.major})).collect::<Vec<_>>(),
             "nvrtc_chosen": chosen.map(|n| &n.path),
+            "vulkan_loader": self.vulkan_loader,
             "vulkan_icds": self.icds.iter().map(|i| json!({"manifest": i.manifest, "software": i.software})).collect::<Vec<_>>(),
         })
     }

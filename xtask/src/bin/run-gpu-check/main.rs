@@ -319,7 +319,12 @@ fn check(args: Args) -> anyhow::Result<bool> {
         ("RUST_BACKTRACE".to_owned(), "1".to_owned()),
     ];
     let gpu_icd = libs::gpu_icd(&machine.icds);
-    let wgpu = match (gpu_icd, machine.icds.iter().find(|icd| icd.software)) {
+    let software_icd = machine.icds.iter().find(|icd| icd.software);
+    let wgpu = match (gpu_icd, software_icd) {
+        _ if machine.vulkan_loader.is_none() => Availability::Missing(
+            "no vulkan loader",
+            "libvulkan.so.1 not found (apt-get install libvulkan1, or carry it)".into(),
+        ),
         (Some(icd), _) => {
             // Only the GPU's driver, so that wgpu cannot pick lavapipe instead.
             let files = icd.manifest.to_string_lossy().into_owned();
@@ -340,7 +345,7 @@ fn check(args: Args) -> anyhow::Result<bool> {
             "no Vulkan driver manifest (vulkan/icd.d/*.json)".into(),
         ),
     };
-    let any_icd = !machine.icds.is_empty();
+    let any_icd = machine.vulkan_loader.is_some() && !machine.icds.is_empty();
     let torch = libs::output(std::process::Command::new("python3").args([
         "-c",
         "import torch; print(torch.__version__, torch.cuda.is_available())",
