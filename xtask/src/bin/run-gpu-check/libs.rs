@@ -67,17 +67,7 @@ pub fn search_dirs() -> Vec<PathBuf> {
             dirs.push(root.join("targets/x86_64-linux/lib"));
         }
     }
-    let mut toolkits: Vec<PathBuf> = std::fs::read_dir("/usr/local")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|entry| entry.path())
-        .filter(|path| {
-            path.file_name()
-                .is_some_and(|name| name.to_string_lossy().starts_with("cuda"))
-        })
-        .collect();
-    toolkits.sort();
+    let mut toolkits = entries(Path::new("/usr/local"), |name| name.starts_with("cuda"));
     toolkits.reverse();
     for root in toolkits {
         dirs.push(root.join("lib64"));
@@ -137,16 +127,31 @@ fn python_nvidia_dirs() -> Vec<PathBuf> {
         return Vec::new();
     };
     let mut dirs = Vec::new();
-    for root in text.lines().map(PathBuf::from) {
-        for package in std::fs::read_dir(&root).into_iter().flatten().flatten() {
-            let lib = package.path().join("lib");
+    for root in text.lines() {
+        for package in entries(Path::new(root), |_| true) {
+            let lib = package.join("lib");
             if lib.is_dir() {
                 dirs.push(lib);
             }
         }
     }
-    dirs.sort();
     dirs
+}
+
+/// The entries of `dir` whose file name passes `keep`, sorted (none when it cannot be read).
+fn entries(dir: &Path, keep: impl Fn(&str) -> bool) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path())
+        .filter(|path| {
+            path.file_name()
+                .is_some_and(|name| keep(&name.to_string_lossy()))
+        })
+        .collect();
+    found.sort();
+    found
 }
 
 /// Standard output of `command` when it runs and succeeds.
@@ -188,18 +193,7 @@ pub fn inspect() -> Machine {
     let vulkan_loader = find(&["libvulkan.so.1"]);
     let mut nvrtc = Vec::new();
     for dir in &dirs {
-        let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|entry| entry.path())
-            .filter(|path| {
-                path.file_name()
-                    .is_some_and(|name| is_nvrtc(&name.to_string_lossy()))
-            })
-            .collect();
-        found.sort();
-        for path in found {
+        for path in entries(dir, is_nvrtc) {
             let resolved = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
             let major = [&path, &resolved]
                 .iter()
@@ -267,9 +261,7 @@ fn vulkan_icds() -> Vec<Icd> {
             "/usr/local/nvidia/share/vulkan/icd.d",
         ]
         .iter()
-        .flat_map(|dir| std::fs::read_dir(dir).into_iter().flatten().flatten())
-        .map(|entry| entry.path())
-        .filter(|path| path.extension().is_some_and(|e| e == "json"))
+        .flat_map(|dir| entries(Path::new(dir), |name| name.ends_with(".json")))
         .collect(),
     };
     manifests.sort();

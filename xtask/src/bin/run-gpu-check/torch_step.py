@@ -90,22 +90,18 @@ def main():
         loss.backward()
         optimizer.step()
 
-    def sync():
+    def timed(steps):
+        start = time.perf_counter()
+        for _ in range(steps):
+            step()
         if cuda:
             torch.cuda.synchronize()
+        return time.perf_counter() - start
 
-    start = time.perf_counter()
-    for _ in range(args.warmup):
-        step()
-    sync()
-    warmup_seconds = time.perf_counter() - start
+    warmup_seconds = timed(args.warmup)
     if cuda:
         torch.cuda.reset_peak_memory_stats()
-    start = time.perf_counter()
-    for _ in range(args.steps):
-        step()
-    sync()
-    seconds = time.perf_counter() - start
+    seconds = timed(args.steps)
     print(
         json.dumps(
             {
