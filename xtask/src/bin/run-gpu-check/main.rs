@@ -51,12 +51,13 @@ struct Args {
     #[arg(long)]
     quick: bool,
     /// Seconds after which no further step starts (those left are reported as skipped) and a
-    /// running one is stopped.
-    #[arg(long, default_value_t = 450)]
-    deadline: u64,
-    /// The most seconds one step may run.
-    #[arg(long, default_value_t = 240)]
-    step_limit: u64,
+    /// running one is stopped: default 450 (the check fits 8 minutes on an H200), 1800 with
+    /// `--quick` (on a CPU, wgpu's kernel compilation dominates).
+    #[arg(long)]
+    deadline: Option<u64>,
+    /// The most seconds one step may run: default 240, 600 with `--quick`.
+    #[arg(long)]
+    step_limit: Option<u64>,
 }
 
 /// The shape of one benchmark.
@@ -95,6 +96,8 @@ struct Plan {
     epochs: usize,
     train_size: usize,
     test_size: usize,
+    /// Grad-CAM overlays the training runs draw (their kernels are a part of the check).
+    overlays: usize,
 }
 
 impl Plan {
@@ -113,6 +116,7 @@ impl Plan {
                 epochs: 1,
                 train_size: 64,
                 test_size: 32,
+                overlays: 0,
             };
         }
         // Three warm-up steps absorb kernel compilation and autotuning; ten timed steps.
@@ -128,6 +132,7 @@ impl Plan {
             epochs: 3,
             train_size: 4000,
             test_size: 1000,
+            overlays: 4,
         }
     }
 }
@@ -318,6 +323,10 @@ fn check(args: Args) -> anyhow::Result<bool> {
         ),
         ("RUST_BACKTRACE".to_owned(), "1".to_owned()),
     ];
+    if args.quick {
+        // Fewer kernel candidates to compile and time: --quick's figures mean nothing anyway.
+        common_env.push(("CUBECL_AUTOTUNE_LEVEL".to_owned(), "minimal".to_owned()));
+    }
     let gpu_icd = libs::gpu_icd(&machine.icds);
     let software_icd = machine.icds.iter().find(|icd| icd.software);
     let wgpu = match (gpu_icd, software_icd) {
@@ -361,8 +370,12 @@ fn check(args: Args) -> anyhow::Result<bool> {
         work: work.clone(),
         common_env: common_env.clone(),
         started: Instant::now(),
-        deadline: Duration::from_secs(args.deadline),
-        step_limit: Duration::from_secs(args.step_limit),
+        deadline: Duration::from_secs(args.deadline.unwrap_or(if args.quick { 1800 } else { 450 })),
+        step_limit: Duration::from_secs(args.step_limit.unwrap_or(if args.quick {
+            600
+        } else {
+            240
+        })),
         report: json!({
             "quick": args.quick,
             "bundle": manifest,
@@ -551,9 +564,9 @@ fn train_and_compare(
     fs::write(
         &config,
         format!(
-            "# The short synthfer run of run-gpu-check.\nepochs = {}\n\n[data.synthfer]\n\
-             train_size = {}\ntest_size = {}\n",
-            plan.epochs, plan.train_size, plan.test_size
+            "# The short synthfer run of run-gpu-check.\nepochs = {}\noverlays = {}\n\n\
+             [data.synthfer]\ntrain_size = {}\ntest_size = {}\n",
+            plan.epochs, plan.overlays, plan.train_size, plan.test_size
         ),
     )?;
     let mut accuracy = std::collections::BTreeMap::new();
