@@ -128,7 +128,7 @@ pub fn run(flags: &GpuBundleFlags) -> anyhow::Result<()> {
     pack(out, &archive)?;
     let packed = fs::metadata(&archive)?.len();
     let unpacked = dir_size(out)?;
-    let tracked = tracked_size()?;
+    let tracked = tracked_size(Path::new("."))?;
     eprintln!(
         "bundle: {} ({:.1} MiB), {} ({:.1} MiB); with the checkout's tracked files ({:.1} MiB) \
          {:.1} of the {:.0} MiB that travel to the GPU machine",
@@ -361,9 +361,12 @@ fn dir_size(dir: &Path) -> anyhow::Result<u64> {
     Ok(total)
 }
 
-/// Bytes of the checkout's tracked files (they travel to the GPU machine with the bundle).
-fn tracked_size() -> anyhow::Result<u64> {
+/// Bytes of the tracked files of the checkout at `root` (they travel to the GPU machine with
+/// the bundle).
+fn tracked_size(root: &Path) -> anyhow::Result<u64> {
     let list = Command::new("git")
+        .arg("-C")
+        .arg(root)
         .args(["ls-files", "-z"])
         .output()
         .context("running git ls-files")?;
@@ -372,7 +375,7 @@ fn tracked_size() -> anyhow::Result<u64> {
         .stdout
         .split(|&b| b == 0)
         .filter(|p| !p.is_empty())
-        .filter_map(|p| fs::metadata(String::from_utf8_lossy(p).as_ref()).ok())
+        .filter_map(|p| fs::metadata(root.join(String::from_utf8_lossy(p).as_ref())).ok())
         .map(|m| m.len())
         .sum())
 }
@@ -449,10 +452,15 @@ DYNAMIC SYMBOL TABLE:
 mod built {
     use super::*;
 
-    /// The bundle folder named by `AFCN_GPU_BUNDLE`.
+    /// The checkout's root (tests run in `xtask/`).
+    fn root() -> &'static Path {
+        Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
+    }
+
+    /// The bundle folder named by `AFCN_GPU_BUNDLE` (relative to the checkout's root).
     fn bundle() -> PathBuf {
         std::env::var_os("AFCN_GPU_BUNDLE")
-            .map(PathBuf::from)
+            .map(|dir| root().join(dir))
             .expect("AFCN_GPU_BUNDLE names a bundle built by `cargo xtask gpu-bundle`")
     }
 
@@ -474,13 +482,16 @@ mod built {
         }
         let packed = fs::metadata(archive_path(&bundle)).unwrap().len();
         assert!(
-            packed + tracked_size().unwrap() <= TRAVEL_LIMIT,
+            packed + tracked_size(root()).unwrap() <= TRAVEL_LIMIT,
             "{packed} bytes"
         );
 
         let out = tempfile::tempdir().unwrap();
         let status = Command::new(bundle.join("run-gpu-check"))
-            .args(["--quick", "--fixtures", "fixtures", "--out"])
+            .arg("--quick")
+            .arg("--fixtures")
+            .arg(root().join("fixtures"))
+            .arg("--out")
             .arg(out.path())
             .status()
             .unwrap();
