@@ -17,7 +17,8 @@ pub struct Xtask {
 #[derive(Debug, Subcommand)]
 pub enum Task {
     /// The README's test command: formatting, clippy, the workspace tests on the cpu backend,
-    /// then the backend-parity tests on wgpu when a Vulkan adapter exists.
+    /// then the GPU bundle, built and checked, and its driver run with `--quick` (the
+    /// backend-parity tests on wgpu among its steps).
     Test(TestFlags),
     /// Builds, on this machine, what the GPU check runs on a machine with a GPU and no Rust
     /// toolchain: the release `afcn` binary with cuda and wgpu, the backend-parity test binary
