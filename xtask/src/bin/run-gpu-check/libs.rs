@@ -205,8 +205,8 @@ pub fn inspect() -> Machine {
             }
         }
     }
-    let smi = output(&mut Command::new("nvidia-smi"));
-    let gpus = output(Command::new("nvidia-smi").args([
+    let smi = output(&mut nvidia_smi());
+    let gpus = output(nvidia_smi().args([
         "--query-gpu=name,driver_version,memory.total",
         "--format=csv,noheader",
     ]))
@@ -219,6 +219,19 @@ pub fn inspect() -> Machine {
         vulkan_loader,
         icds: vulkan_icds(),
     }
+}
+
+/// `nvidia-smi`: from the `PATH`, else from the driver's folder of a container
+/// (`/usr/local/nvidia/bin`).
+pub fn nvidia_smi() -> Command {
+    let mounted = Path::new("/usr/local/nvidia/bin/nvidia-smi");
+    let on_path = std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join("nvidia-smi").is_file()));
+    Command::new(if on_path || !mounted.is_file() {
+        Path::new("nvidia-smi")
+    } else {
+        mounted
+    })
 }
 
 /// The "CUDA Version: 13.0" of `nvidia-smi`'s header.

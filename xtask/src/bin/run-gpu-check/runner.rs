@@ -134,7 +134,7 @@ impl Ran {
 /// The GPU's used memory in MiB (the first GPU's `memory.used`), when `nvidia-smi` answers.
 fn gpu_memory_used() -> Option<f64> {
     let text = crate::libs::output(
-        Command::new("nvidia-smi")
+        crate::libs::nvidia_smi()
             .args(["--query-gpu=memory.used", "--format=csv,noheader,nounits"]),
     )?;
     text.lines().next()?.trim().parse().ok()
