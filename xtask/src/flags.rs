@@ -17,10 +17,16 @@ pub struct Xtask {
 #[derive(Debug, Subcommand)]
 pub enum Task {
     /// The README's test command: formatting, clippy, the workspace tests on the cpu backend,
-    /// then the backend-parity tests on wgpu when a Vulkan adapter exists.
+    /// then the GPU bundle, built and checked, and its driver run with `--quick` (the
+    /// backend-parity tests on wgpu among its steps).
     Test(TestFlags),
-    /// One command for a GPU machine: builds with cuda and wgpu, runs the backend-parity tests
-    /// and the training-step benchmark on each backend, writes a JSON report.
+    /// Builds, on this machine, what the GPU check runs on a machine with a GPU and no Rust
+    /// toolchain: the release `afcn` binary with cuda and wgpu, the backend-parity test binary
+    /// and the driver `run-gpu-check`, linked against glibc 2.28 (cargo-zigbuild), checked
+    /// and sized, packed into `<out>.tar.xz` (docs/performance.md).
+    GpuBundle(GpuBundleFlags),
+    /// Builds the GPU bundle into `target/gpu-bundle` and runs its driver here: the GPU
+    /// check on this machine (backends without a driver are reported and skipped).
     GpuCheck(GpuCheckFlags),
     /// Trains a method (AFCN on SynthFER by default): runs `afcn train` with these flags
     /// (`--config F`, `--method M`, `--dataset D --root DIR`, `--noise P`, `--seed S`,
@@ -79,12 +85,23 @@ pub struct AfcnFlags {
     pub args: Vec<String>,
 }
 
+/// Flags of `cargo xtask gpu-bundle`.
+#[derive(Debug, clap::Args)]
+pub struct GpuBundleFlags {
+    /// The bundle's folder (replaced); its archive is written beside it as `<out>.tar.xz`.
+    #[arg(long, default_value = "target/gpu-bundle")]
+    pub out: PathBuf,
+}
+
 /// Flags of `cargo xtask gpu-check`.
 #[derive(Debug, clap::Args)]
 pub struct GpuCheckFlags {
-    /// Directory for `gpu-check.json` and the logs of each step.
-    #[arg(long)]
+    /// Directory for `gpu-check.json`, the logs of each step and the training runs.
+    #[arg(long, default_value = "target/gpu-check")]
     pub out: PathBuf,
+    /// The driver's `--quick`: small shapes, for a machine without a GPU.
+    #[arg(long)]
+    pub quick: bool,
 }
 
 /// Flags of `cargo xtask reproduce`.

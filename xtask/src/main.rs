@@ -6,6 +6,7 @@
 mod afcn;
 mod flags;
 mod fuzz;
+mod gpu_bundle;
 mod gpu_check;
 mod process;
 mod reproduce;
@@ -31,6 +32,7 @@ fn run(flags: flags::Xtask) -> anyhow::Result<()> {
     process::enter_workspace_root()?;
     match flags.task {
         flags::Task::Test(f) => test::run(&f),
+        flags::Task::GpuBundle(f) => gpu_bundle::run(&f),
         flags::Task::GpuCheck(f) => gpu_check::run(&f),
         flags::Task::Train(f) => afcn::run("train", &f),
         flags::Task::Pretrain(f) => afcn::run("pretrain", &f),

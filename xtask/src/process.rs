@@ -122,13 +122,6 @@ pub fn exit(err: &anyhow::Error) -> (u8, Option<String>) {
     }
 }
 
-/// A private `XDG_RUNTIME_DIR` for GPU runtimes, which warn without one.
-pub fn runtime_dir() -> anyhow::Result<std::path::PathBuf> {
-    let dir = std::env::temp_dir().join(format!("afcn-xdg-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    Ok(dir)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,12 +1,15 @@
 //! `cargo xtask test`: what CI runs.
 
-use crate::{flags::TestFlags, process};
+use crate::{
+    flags::{GpuBundleFlags, TestFlags},
+    gpu_bundle, process,
+};
 
 /// Formatting, clippy over every feature (so that the wgpu and cuda code at least compiles),
-/// the workspace tests on the cpu backend, then the backend-parity tests with wgpu.
-///
-/// The parity tests decide themselves whether a Vulkan adapter exists; with
-/// `AFCN_REQUIRE_WGPU=1` (set by `.ci/run`) a missing adapter fails them instead of skipping.
+/// the workspace tests on the cpu backend, then the GPU bundle (`cargo xtask gpu-bundle`):
+/// built, checked, and its driver run with `--quick`, which runs the backend-parity tests on
+/// wgpu (a Vulkan driver is required where one is installed: `.ci/run` installs lavapipe)
+/// and every other step of the GPU check at small sizes.
 pub fn run(flags: &TestFlags) -> anyhow::Result<()> {
     if !flags.no_lint {
         process::run_ok(&mut process::cargo(&["fmt", "--all", "--", "--check"]))?;
@@ -26,17 +29,26 @@ pub fn run(flags: &TestFlags) -> anyhow::Result<()> {
         "--all-targets",
     ]))?;
     process::run_ok(&mut process::cargo(&["test", "--workspace", "--doc"]))?;
+    // The GPU bundle, whose driver runs the backend-parity tests here on wgpu (and reports
+    // cuda as without a driver): built in release for glibc 2.28, then checked by the
+    // ignored test that needs it.
+    let bundle = GpuBundleFlags {
+        out: "target/gpu-bundle".into(),
+    };
+    gpu_bundle::run(&bundle)?;
     process::run_ok(
         process::cargo(&[
             "test",
             "-p",
-            "afcn-train",
-            "--features",
-            "wgpu",
-            "--test",
-            "backend_parity",
+            "xtask",
+            "--bin",
+            "xtask",
+            "--",
+            "--ignored",
+            "--exact",
+            "gpu_bundle::built::the_bundle_is_portable_and_its_driver_runs_without_a_gpu",
         ])
-        .env("XDG_RUNTIME_DIR", process::runtime_dir()?),
+        .env("AFCN_GPU_BUNDLE", &bundle.out),
     )?;
     Ok(())
 }

@@ -176,7 +176,13 @@ fn available(kind: BackendKind) -> bool {
     false
 }
 
-const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/resnet18-112");
+/// The torchvision ResNet-18 fixture: under `$AFCN_FIXTURES` when set (a test binary run away
+/// from the checkout it was built in, as `cargo xtask gpu-bundle` makes), else the checkout's.
+fn fixture(file: &str) -> String {
+    let root = std::env::var("AFCN_FIXTURES")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures").into());
+    format!("{root}/resnet18-112/{file}")
+}
 
 /// The torchvision ResNet-18 fixture in eval mode on `B`: logits and layer-4 features equal
 /// PyTorch's to relative error <= 1e-4.
@@ -186,7 +192,7 @@ fn assert_fixture<B: Backend>(kind: BackendKind) {
     }
     let device = B::Device::default();
     let io = |name: &str| -> Vec<f32> {
-        let mut store = SafetensorsStore::from_file(format!("{FIXTURE}/io.safetensors"));
+        let mut store = SafetensorsStore::from_file(fixture("io.safetensors"));
         let snapshot = store.get_snapshot(name).expect("io.safetensors reads");
         let data = snapshot
             .expect("the tensor exists")
@@ -198,7 +204,7 @@ fn assert_fixture<B: Backend>(kind: BackendKind) {
         .with_arch(Arch::ResNet18)
         .with_num_classes(7)
         .init::<B>(&device)
-        .load_weights(format!("{FIXTURE}/weights.safetensors"))
+        .load_weights(fixture("weights.safetensors"))
         .expect("the fixture loads");
     assert!(report.is_complete(), "{report}");
     let input = TensorData::new(io("input"), [2, 3, 112, 112]);
