@@ -294,7 +294,11 @@ mod tests {
         LabelFile {
             kind,
             classes: ["calm", "angry", "sad"].map(String::from).to_vec(),
-            names: vec!["calm/a.jpg".into(), "angry/b.jpg".into(), "sad/c.jpg".into()],
+            names: vec![
+                "calm/a.jpg".into(),
+                "angry/b.jpg".into(),
+                "sad/c.jpg".into(),
+            ],
             given: vec![0, 1, 2],
         }
     }
@@ -339,8 +343,14 @@ mod tests {
         for (row, expected) in [
             ("7,x.jpg,calm,accept,angry", "line 2: unknown sample `7`"),
             ("0,other.jpg,calm,accept,angry", "not `other.jpg`"),
-            ("0,calm/a.jpg,calm,relabel,happy", "unknown chosen label `happy`"),
-            ("0,calm/a.jpg,sad,reject,sad", "the decisions belong to another"),
+            (
+                "0,calm/a.jpg,calm,relabel,happy",
+                "unknown chosen label `happy`",
+            ),
+            (
+                "0,calm/a.jpg,sad,reject,sad",
+                "the decisions belong to another",
+            ),
             ("0,calm/a.jpg,calm,maybe,calm", "unknown decision `maybe`"),
             ("0,calm/a.jpg,calm,accept,sad", "means label `angry`"),
             ("0,calm/a.jpg", "expected 5 fields"),
@@ -348,8 +358,19 @@ mod tests {
             let err = apply(&format!("{header}{row}\n")).unwrap_err().to_string();
             assert!(err.contains(expected), "{row}: {err}");
         }
-        let twice = format!("{header}0,calm/a.jpg,calm,reject,calm\n0,calm/a.jpg,calm,reject,calm\n");
-        assert!(apply(&twice).unwrap_err().to_string().contains("line 3: sample 0 is decided twice"));
-        assert!(apply("a,b\n").unwrap_err().to_string().contains("line 1: the header"));
+        let twice =
+            format!("{header}0,calm/a.jpg,calm,reject,calm\n0,calm/a.jpg,calm,reject,calm\n");
+        assert!(
+            apply(&twice)
+                .unwrap_err()
+                .to_string()
+                .contains("line 3: sample 0 is decided twice")
+        );
+        assert!(
+            apply("a,b\n")
+                .unwrap_err()
+                .to_string()
+                .contains("line 1: the header")
+        );
     }
 }

@@ -384,7 +384,7 @@ mod tests {
         assert_eq!(summary.classes[2].flagged, 0);
         assert_eq!(summary.classes[0].most_suggested.as_deref(), Some("angry"));
         assert_eq!(summary.confused_pairs.len(), 3);
-        let q = summary.quality.unwrap();
+        let q = summary.quality.clone().unwrap();
         // Noisy: 1, 3, 4; flagged: 1, 4, 2.
         assert_eq!((q.noisy, q.flagged, q.true_flags), (3, 3, 2));
         assert_eq!(q.precision, Some(2.0 / 3.0));
@@ -407,7 +407,11 @@ mod tests {
         assert_eq!(lines.len(), 3);
         assert!(lines[0].starts_with("rank,sample,path,given,suggested,"));
         assert!(lines[0].ends_with(",p_calm,p_angry,p_sad"));
-        assert!(lines[1].starts_with("1,1,s1,calm,angry,0.100000,"), "{}", lines[1]);
+        assert!(
+            lines[1].starts_with("1,1,s1,calm,angry,0.100000,"),
+            "{}",
+            lines[1]
+        );
         assert!(lines[1].contains(",yes,,,angry,"), "{}", lines[1]);
     }
 }

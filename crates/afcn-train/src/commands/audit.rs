@@ -167,7 +167,8 @@ fn plan(args: &Args) -> anyhow::Result<Plan> {
                 return Err(missing(name).into());
             }
         }
-        let config = TrainConfig::from_toml_file(&run.join(names::CONFIG), &TrainConfig::default())?;
+        let config =
+            TrainConfig::from_toml_file(&run.join(names::CONFIG), &TrainConfig::default())?;
         if !config.method.backbone_inference() && !run.join(HEADS_FILE).is_file() {
             return Err(missing(HEADS_FILE).into());
         }
@@ -303,10 +304,7 @@ impl BackendTask for Audit {
         out.write(REVIEW_HTML, &page.render(&model.backbone, train.as_ref())?)?;
         out.write(
             LABELS_JSON,
-            &serde_json::to_string(&AuditLabels {
-                labels,
-                suggested,
-            })?,
+            &serde_json::to_string(&AuditLabels { labels, suggested })?,
         )?;
         Ok(text)
     }
