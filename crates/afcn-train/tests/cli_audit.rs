@@ -91,7 +91,7 @@ fn audit_scores_ranks_and_measures_every_sample() {
     let (classes, rows) = read_issues(&audit);
     assert_eq!(classes.len(), 7);
     assert_eq!(rows.len(), SAMPLES);
-    let mut seen = vec![false; SAMPLES];
+    let mut seen = [false; SAMPLES];
     let mut previous = f64::INFINITY;
     let (mut noisy, mut flagged, mut true_flags) = (0, 0, 0);
     for (i, row) in rows.iter().enumerate() {
