@@ -14,13 +14,9 @@ use std::{
     sync::OnceLock,
 };
 
-use support::{afcn, failure, save_narrow_resnet, success, train_command};
+use support::{afcn, failure, save_narrow_resnet, success, tiny_config, train_command};
 
-/// Two epochs, relabelling eagerly in the second, so that the run corrects some labels.
-const TINY: &str = "epochs = 2\nbatch_size = 16\noverlays = 0\n\
-                    [data.synthfer]\ntrain_size = 64\ntest_size = 16\n\
-                    [methods.afcn]\nwarmup_epochs = 1\ncorrect_from_epoch = 1\ntau = 1.0\n\
-                    delta = 0.0\n";
+/// Training samples of the tiny run.
 const SAMPLES: usize = 64;
 
 /// The tiny run, trained once for all the tests of this file.
@@ -30,9 +26,13 @@ fn tiny_run() -> &'static Path {
         let tmp = tempfile::tempdir().unwrap();
         let run = tmp.path().join("run");
         success(
-            &train_command(&tmp.path().join("tiny.toml"), TINY, &run)
-                .output()
-                .unwrap(),
+            &train_command(
+                &tmp.path().join("tiny.toml"),
+                &tiny_config(SAMPLES, 16, 0),
+                &run,
+            )
+            .output()
+            .unwrap(),
         );
         (tmp, run)
     });
@@ -41,6 +41,21 @@ fn tiny_run() -> &'static Path {
 
 fn arg(path: &Path) -> &str {
     path.to_str().unwrap()
+}
+
+/// `afcn audit --run <run> --review <review> --out <out> <rest>`.
+fn run_audit(run: &Path, review: usize, out: &Path, rest: &[&str]) -> std::process::Output {
+    let review = review.to_string();
+    let base = [
+        "audit",
+        "--run",
+        arg(run),
+        "--review",
+        &review,
+        "--out",
+        arg(out),
+    ];
+    afcn([&base[..], rest].concat())
 }
 
 /// One row of `label_issues.csv`, by column name.
@@ -77,17 +92,7 @@ fn audit_scores_ranks_and_measures_every_sample() {
     let run = tiny_run();
     let tmp = tempfile::tempdir().unwrap();
     let audit = tmp.path().join("audit");
-    let stdout = success(&afcn([
-        "audit",
-        "--run",
-        arg(run),
-        "--folds",
-        "2",
-        "--review",
-        "4",
-        "--out",
-        arg(&audit),
-    ]));
+    let stdout = success(&run_audit(run, 4, &audit, &["--folds", "2"]));
     let (classes, rows) = read_issues(&audit);
     assert_eq!(classes.len(), 7);
     assert_eq!(rows.len(), SAMPLES);
@@ -198,17 +203,7 @@ fn audit_scores_ranks_and_measures_every_sample() {
         )
         .unwrap();
     }
-    success(&afcn([
-        "audit",
-        "--run",
-        arg(run),
-        "--folds",
-        "2",
-        "--review",
-        "0",
-        "--out",
-        arg(&again),
-    ]));
+    success(&run_audit(run, 0, &again, &["--folds", "2"]));
     assert_eq!(
         std::fs::read(audit.join("label_issues.csv")).unwrap(),
         std::fs::read(again.join("label_issues.csv")).unwrap()
@@ -295,15 +290,7 @@ fn bad_input_is_a_named_error_and_writes_nothing() {
 
     // Decisions: unknown sample, unknown label, stale given label; no corrected file.
     let audit = tmp.path().join("good");
-    success(&afcn([
-        "audit",
-        "--run",
-        arg(run),
-        "--review",
-        "0",
-        "--out",
-        arg(&audit),
-    ]));
+    success(&run_audit(run, 0, &audit, &[]));
     let decisions = tmp.path().join("decisions.csv");
     let corrected = tmp.path().join("corrected.txt");
     for (row, expected) in [
@@ -373,15 +360,7 @@ fn the_review_page_decides_by_keyboard_and_exports_the_corrected_list() {
     let run = tiny_run();
     let tmp = tempfile::tempdir().unwrap();
     let audit = tmp.path().join("audit");
-    success(&afcn([
-        "audit",
-        "--run",
-        arg(run),
-        "--review",
-        "6",
-        "--out",
-        arg(&audit),
-    ]));
+    success(&run_audit(run, 6, &audit, &[]));
     let (classes, rows) = read_issues(&audit);
     let flagged: Vec<&Row> = rows.iter().filter(|r| r["flagged"] == "yes").collect();
     assert!(
