@@ -448,10 +448,14 @@ fn the_review_page_decides_by_keyboard_and_exports_the_corrected_list() {
     assert_eq!(std::fs::read_to_string(&applied).unwrap(), expected);
 
     // A new session: forget the saved review, import the decisions, export again.
-    browser.eval(&session, "localStorage.clear(); location.reload(); true");
+    // (The old page is marked, so that the wait below sees the reloaded one.)
+    browser.eval(
+        &session,
+        "localStorage.clear(); window.before = true; location.reload(); true",
+    );
     browser.wait_for(
         &session,
-        "document.body && document.body.dataset.ready === 'true'",
+        "!window.before && document.body && document.body.dataset.ready === 'true'",
     );
     assert_eq!(browser.eval(&session, "decisions.size"), 0);
     let input = browser.call(
