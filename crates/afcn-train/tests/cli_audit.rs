@@ -332,6 +332,49 @@ fn bad_input_is_a_named_error_and_writes_nothing() {
     }
 }
 
+#[test]
+fn clean_labels_from_a_list_replace_the_known_ones_and_a_bad_list_is_refused() {
+    let run = tiny_run();
+    let tmp = tempfile::tempdir().unwrap();
+    let first = tmp.path().join("first");
+    success(&run_audit(run, 0, &first, &[]));
+    let (classes, mut rows) = read_issues(&first);
+    rows.sort_by_key(|r| num(r, "sample") as usize);
+    // The given labels as the clean ones: then no label is noisy.
+    let list: String = rows
+        .iter()
+        .map(|r| {
+            let given = classes.iter().position(|c| *c == r["given"]).unwrap();
+            format!("{} {}\n", r["path"], given + 1)
+        })
+        .collect();
+    let clean = tmp.path().join("clean.txt");
+    std::fs::write(&clean, &list).unwrap();
+    let audit = tmp.path().join("audit");
+    success(&run_audit(run, 0, &audit, &["--clean-labels", arg(&clean)]));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(audit.join("summary.json")).unwrap())
+            .unwrap();
+    assert_eq!(summary["quality"]["noisy"], 0);
+    let (_, rows) = read_issues(&audit);
+    assert!(rows.iter().all(|r| r["clean"] == r["given"]));
+
+    std::fs::write(&clean, format!("{list}nobody.jpg 1\n")).unwrap();
+    let refused = tmp.path().join("refused");
+    let err = failure(&run_audit(
+        run,
+        0,
+        &refused,
+        &["--clean-labels", arg(&clean)],
+    ));
+    assert!(
+        err.contains("clean.txt") && err.contains(&format!("{}", SAMPLES + 1)),
+        "{err}"
+    );
+    assert!(err.contains("`nobody.jpg` is not a sample"), "{err}");
+    assert!(!refused.exists(), "nothing written");
+}
+
 /// The corrected list the review should export: every sample's `name label` (1-based), with
 /// `changes` (sample, class index) applied.
 fn expected_list(classes: &[String], rows: &[Row], changes: &[(usize, usize)]) -> String {

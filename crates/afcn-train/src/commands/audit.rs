@@ -83,8 +83,9 @@ pub struct Args {
     /// measure the flags against (SynthFER and injected noise know theirs).
     #[arg(long)]
     pub clean_labels: Option<PathBuf>,
-    /// Flagged samples on the review page, best ranked first.
-    #[arg(long, default_value_t = 500)]
+    /// Flagged samples on the review page, best ranked first (each adds three pictures, about
+    /// 100 kB at the default tile).
+    #[arg(long, default_value_t = 200)]
     pub review: usize,
     /// Side of each picture on the review page, in pixels.
     #[arg(long, default_value_t = 128)]
