@@ -49,6 +49,24 @@ pub struct ReviewPage<'a> {
 }
 
 impl ReviewPage<'_> {
+    /// A key for the page's saved decisions: the reviewed samples, their labels and scores,
+    /// so that two audits never share a review.
+    fn fingerprint(&self) -> String {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        for s in &self.samples {
+            (
+                s.sample,
+                &s.name,
+                s.given,
+                s.suggested,
+                s.issue_score.to_bits(),
+            )
+                .hash(&mut hasher);
+        }
+        format!("{:016x}", hasher.finish())
+    }
+
     /// The page as HTML, explaining each sample with `backbone` (its Grad-CAM at the last
     /// stage, the closed form of the run's overlays).
     pub fn render<B: Backend>(
@@ -96,6 +114,7 @@ impl ReviewPage<'_> {
             .collect();
         let data = json!({
             "title": self.title,
+            "id": self.fingerprint(),
             "classes": self.labels.classes,
             "file_name": self.labels.file_name(),
             "header": self.labels.header(),
