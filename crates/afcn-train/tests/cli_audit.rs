@@ -96,6 +96,13 @@ fn audit_scores_ranks_and_measures_every_sample() {
     let (classes, rows) = read_issues(&audit);
     assert_eq!(classes.len(), 7);
     assert_eq!(rows.len(), SAMPLES);
+    // The class thresholds: the mean self-confidence of each given class.
+    let mut thresholds = vec![(0.0, 0.0); 7];
+    for row in &rows {
+        let t = &mut thresholds[classes.iter().position(|c| *c == row["given"]).unwrap()];
+        *t = (t.0 + num(row, "self_confidence"), t.1 + 1.0);
+    }
+    let thresholds: Vec<f64> = thresholds.iter().map(|(s, n)| s / n).collect();
     let mut seen = [false; SAMPLES];
     let mut previous = f64::INFINITY;
     let (mut noisy, mut flagged, mut true_flags) = (0, 0, 0);
@@ -114,7 +121,10 @@ fn audit_scores_ranks_and_measures_every_sample() {
         let best = (0..7).fold(0, |b, k| if p[k] > p[b] { k } else { b });
         assert_eq!(row["suggested"], classes[best]);
         assert!((num(row, "self_confidence") - p[given]).abs() < 1e-5);
-        let is_flagged = row["suggested"] != row["given"];
+        let threshold = thresholds[given];
+        let sc = num(row, "self_confidence");
+        assert!((score - threshold / (threshold + sc)).abs() < 1e-4, "{row:?}");
+        let is_flagged = row["suggested"] != row["given"] && sc < threshold;
         assert_eq!(row["flagged"], if is_flagged { "yes" } else { "no" });
         let is_noisy = row["clean"] != row["given"];
         noisy += usize::from(is_noisy);
@@ -143,7 +153,7 @@ fn audit_scores_ranks_and_measures_every_sample() {
     assert!((q["precision_at_k"].as_f64().unwrap() - top as f64 / noisy as f64).abs() < 1e-12);
     assert!(stdout.contains("dataset health"), "{stdout}");
     assert!(
-        stdout.contains("| class | labelled | flagged |"),
+        stdout.contains("| class | labelled | threshold | flagged |"),
         "{stdout}"
     );
 

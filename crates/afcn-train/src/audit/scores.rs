@@ -6,10 +6,15 @@
 //! - **self-confidence** `p[given]` (cleanlab's default label-quality score);
 //! - **normalised margin** `(p[given] - max_{k != given} p[k] + 1) / 2`, in `[0, 1]`;
 //! - **certainty** `1 - H(p) / ln C` (AFCN's sample certainty, the same formula as training);
-//! - the **issue score** `1 - margin`, by which samples are ranked (highest first): a sample is
-//!   suspect when another class beats its given label, and more so the more confidently.
+//! - the **class threshold** `t_c`: the mean self-confidence of the samples labelled `c`
+//!   (confident learning's per-class threshold), which absorbs the network's bias for or
+//!   against a class;
+//! - the **issue score** `t_given / (t_given + p[given])`, in `(0, 1]`, by which samples are
+//!   ranked (highest first): the self-confidence relative to the class's, 0.5 for a sample as
+//!   self-confident as its class on average.
 //!
-//! A sample is **flagged** when its suggested class (the argmax of `p`) is not its given label.
+//! A sample is **flagged** when another class is more probable than its given label and its
+//! issue score is above 0.5 (its self-confidence is below its class threshold).
 
 use std::collections::BTreeMap;
 
@@ -35,8 +40,11 @@ pub struct SampleScore {
     pub margin: f32,
     /// `1 - H(p) / ln C`.
     pub certainty: f32,
-    /// `1 - margin`: the ranking key, highest first.
+    /// `t / (t + p[given])` for the class threshold `t` of the given label: the ranking key,
+    /// highest first (set by [`rank`]).
     pub issue_score: f32,
+    /// Whether the sample is a suspected label issue (set by [`rank`]).
+    pub flagged: bool,
     /// When the training run changed this sample's label: the last change's epoch and label.
     pub corrected: Option<(usize, usize)>,
     /// The clean label, when known (SynthFER, or `--clean-labels`).
@@ -64,17 +72,14 @@ impl SampleScore {
             self_confidence,
             margin,
             certainty,
-            issue_score: 1.0 - margin,
+            issue_score: 0.5,
+            flagged: false,
             probabilities,
             corrected: None,
             clean: None,
         }
     }
 
-    /// Whether the sample is a suspected label issue: another class is the most probable.
-    pub fn flagged(&self) -> bool {
-        self.suggested != self.given
-    }
 }
 
 /// The index of the largest value (the first of ties).
@@ -85,8 +90,35 @@ fn argmax(values: &[f32]) -> usize {
         .fold(0, |best, (k, &v)| if v > values[best] { k } else { best })
 }
 
-/// The samples in rank order: the highest issue score first, ties by sample index.
-pub fn rank(mut scores: Vec<SampleScore>) -> Vec<SampleScore> {
+/// The lowest class threshold (confident learning's floor), so that an issue score is defined.
+const THRESHOLD_FLOOR: f32 = 2e-6;
+
+/// The class thresholds of `scores` over `classes` classes: the mean self-confidence of the
+/// samples labelled each class (1 for a class nobody is labelled).
+pub fn class_thresholds(scores: &[SampleScore], classes: usize) -> Vec<f32> {
+    let mut sum = vec![0.0f64; classes];
+    let mut count = vec![0usize; classes];
+    for s in scores {
+        sum[s.given] += f64::from(s.self_confidence);
+        count[s.given] += 1;
+    }
+    (0..classes)
+        .map(|c| match count[c] {
+            0 => 1.0,
+            n => ((sum[c] / n as f64) as f32).max(THRESHOLD_FLOOR),
+        })
+        .collect()
+}
+
+/// Sets every sample's issue score and flag from the class thresholds of all of them, and
+/// returns them in rank order: the highest issue score first, ties by sample index.
+pub fn rank(mut scores: Vec<SampleScore>, classes: usize) -> Vec<SampleScore> {
+    let thresholds = class_thresholds(&scores, classes);
+    for s in &mut scores {
+        let t = thresholds[s.given];
+        s.issue_score = t / (t + s.self_confidence);
+        s.flagged = s.suggested != s.given && s.self_confidence < t;
+    }
     scores.sort_by(|a, b| {
         b.issue_score
             .total_cmp(&a.issue_score)
@@ -102,6 +134,8 @@ pub struct ClassHealth {
     pub class: String,
     /// Samples given this label.
     pub labelled: usize,
+    /// The class threshold: the mean self-confidence of the samples labelled this class.
+    pub threshold: f32,
     /// Of those, flagged.
     pub flagged: usize,
     /// `flagged / labelled` (0 for an empty class).
@@ -174,15 +208,17 @@ pub fn summarise(ranked: &[SampleScore], class_names: &[String], probabilities: 
     let mut pairs: BTreeMap<(usize, usize), usize> = BTreeMap::new();
     for s in ranked {
         labelled[s.given] += 1;
-        if s.flagged() {
+        if s.flagged {
             flagged[s.given] += 1;
             *pairs.entry((s.given, s.suggested)).or_default() += 1;
         }
     }
+    let thresholds = class_thresholds(ranked, c);
     let classes = (0..c)
         .map(|k| ClassHealth {
             class: class_names[k].clone(),
             labelled: labelled[k],
+            threshold: thresholds[k],
             flagged: flagged[k],
             share: ratio(flagged[k], labelled[k]).unwrap_or(0.0),
             most_suggested: pairs
@@ -220,7 +256,7 @@ fn flag_quality(ranked: &[SampleScore]) -> Option<FlagQuality> {
     let clean: Vec<usize> = ranked.iter().map(|s| s.clean).collect::<Option<_>>()?;
     let noisy = |i: usize| ranked[i].given != clean[i];
     let n_noisy = (0..ranked.len()).filter(|&i| noisy(i)).count();
-    let flagged: Vec<usize> = (0..ranked.len()).filter(|&i| ranked[i].flagged()).collect();
+    let flagged: Vec<usize> = (0..ranked.len()).filter(|&i| ranked[i].flagged).collect();
     let true_flags: Vec<usize> = flagged.iter().copied().filter(|&i| noisy(i)).collect();
     let fixed = true_flags
         .iter()
@@ -246,7 +282,7 @@ pub fn summary_text(summary: &Summary) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{} samples scored ({} probabilities), {} flagged: dataset health {}\n",
+        "{} samples scored (probabilities: {}), {} flagged: dataset health {}\n",
         summary.samples,
         summary.probabilities,
         summary.flagged,
@@ -254,14 +290,16 @@ pub fn summary_text(summary: &Summary) -> String {
     );
     let _ = writeln!(
         out,
-        "| class | labelled | flagged | share | most suggested |\n|---|---|---|---|---|"
+        "| class | labelled | threshold | flagged | share | most suggested |\n\
+         |---|---|---|---|---|---|"
     );
     for c in &summary.classes {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} |",
+            "| {} | {} | {:.3} | {} | {} | {} |",
             c.class,
             c.labelled,
+            c.threshold,
             c.flagged,
             pct(c.share),
             c.most_suggested.as_deref().unwrap_or("")
@@ -323,7 +361,7 @@ pub fn issues_csv(ranked: &[SampleScore], class_names: &[String]) -> anyhow::Res
             format!("{:.6}", s.margin),
             format!("{:.6}", s.certainty),
             format!("{:.6}", s.issue_score),
-            if s.flagged() { "yes" } else { "no" }.to_owned(),
+            if s.flagged { "yes" } else { "no" }.to_owned(),
             s.corrected.map(|c| c.0.to_string()).unwrap_or_default(),
             s.corrected
                 .map(|c| class_names[c.1].clone())
@@ -354,54 +392,63 @@ mod tests {
     fn scores_follow_their_formulas() {
         let s = SampleScore::new(0, "a".into(), 0, vec![0.2, 0.7, 0.1]);
         assert_eq!(s.suggested, 1);
-        assert!(s.flagged());
         assert!((s.self_confidence - 0.2).abs() < 1e-6);
         assert!((s.margin - 0.25).abs() < 1e-6);
-        assert!((s.issue_score - 0.75).abs() < 1e-6);
         let h = -(0.2f32 * 0.2f32.ln() + 0.7 * 0.7f32.ln() + 0.1 * 0.1f32.ln()) / 3f32.ln();
         assert!((s.certainty - (1.0 - h)).abs() < 1e-5);
         let sure = SampleScore::new(1, "b".into(), 2, vec![0.0, 0.0, 1.0]);
-        assert!(!sure.flagged() && sure.margin == 1.0);
+        assert_eq!((sure.suggested, sure.margin), (2, 1.0));
     }
 
     #[test]
     fn ranking_summary_and_quality() {
-        let ranked = rank(vec![
-            score(0, 0, [0.9, 0.05, 0.05], 0),
-            score(1, 0, [0.1, 0.8, 0.1], 1),
-            score(2, 1, [0.6, 0.3, 0.1], 1),
-            score(3, 2, [0.3, 0.3, 0.4], 0),
-            score(4, 1, [0.2, 0.1, 0.7], 2),
-        ]);
+        let ranked = rank(
+            vec![
+                score(0, 0, [0.9, 0.05, 0.05], 0),
+                score(1, 0, [0.1, 0.8, 0.1], 1),
+                score(2, 1, [0.6, 0.3, 0.1], 1),
+                score(3, 2, [0.3, 0.3, 0.4], 0),
+                score(4, 1, [0.2, 0.1, 0.7], 2),
+            ],
+            3,
+        );
+        // Thresholds 0.5, 0.2, 0.4; issue scores 0.357, 0.833, 0.4, 0.5, 0.667.
         let order: Vec<usize> = ranked.iter().map(|s| s.sample).collect();
-        // Issue scores 0.075, 0.85, 0.65, 0.45, 0.8.
-        assert_eq!(order, [1, 4, 2, 3, 0]);
+        assert_eq!(order, [1, 4, 3, 2, 0]);
+        assert!((ranked[0].issue_score - 0.5 / 0.6).abs() < 1e-6);
+        // Sample 2 is out-voted but as self-confident as its class: not flagged.
+        let flagged: Vec<usize> = ranked.iter().filter(|s| s.flagged).map(|s| s.sample).collect();
+        assert_eq!(flagged, [1, 4]);
         let summary = summarise(&ranked, &names(), "in-sample");
-        assert_eq!((summary.samples, summary.flagged), (5, 3));
-        assert!((summary.health - 0.4).abs() < 1e-12);
+        assert_eq!((summary.samples, summary.flagged), (5, 2));
+        assert!((summary.health - 0.6).abs() < 1e-12);
         assert_eq!(summary.classes[1].labelled, 2);
-        assert_eq!(summary.classes[1].flagged, 2);
+        assert!((summary.classes[1].threshold - 0.2).abs() < 1e-6);
+        assert_eq!(summary.classes[1].flagged, 1);
         assert_eq!(summary.classes[2].flagged, 0);
         assert_eq!(summary.classes[0].most_suggested.as_deref(), Some("angry"));
-        assert_eq!(summary.confused_pairs.len(), 3);
+        assert_eq!(summary.confused_pairs.len(), 2);
         let q = summary.quality.clone().unwrap();
-        // Noisy: 1, 3, 4; flagged: 1, 4, 2.
-        assert_eq!((q.noisy, q.flagged, q.true_flags), (3, 3, 2));
-        assert_eq!(q.precision, Some(2.0 / 3.0));
-        // The top 3 are 1, 4, 2.
-        assert_eq!(q.precision_at_k, Some(2.0 / 3.0));
+        // Noisy: 1, 3, 4.
+        assert_eq!((q.noisy, q.flagged, q.true_flags), (3, 2, 2));
+        assert_eq!((q.precision, q.recall), (Some(1.0), Some(2.0 / 3.0)));
+        // The top 3 are 1, 4, 3.
+        assert_eq!(q.precision_at_k, Some(1.0));
         assert_eq!(q.suggestion_accuracy, Some(1.0));
         let text = summary_text(&summary);
-        assert!(text.contains("3 flagged: dataset health 40.0%"), "{text}");
-        assert!(text.contains("| angry | 2 | 2 | 100.0% |"), "{text}");
+        assert!(text.contains("2 flagged: dataset health 60.0%"), "{text}");
+        assert!(text.contains("| angry | 2 | 0.200 | 1 | 50.0% | sad |"), "{text}");
     }
 
     #[test]
     fn the_csv_has_one_row_per_sample_in_rank_order() {
-        let ranked = rank(vec![
-            score(0, 0, [0.9, 0.05, 0.05], 0),
-            score(1, 0, [0.1, 0.8, 0.1], 1),
-        ]);
+        let ranked = rank(
+            vec![
+                score(0, 0, [0.9, 0.05, 0.05], 0),
+                score(1, 0, [0.1, 0.8, 0.1], 1),
+            ],
+            3,
+        );
         let text = String::from_utf8(issues_csv(&ranked, &names()).unwrap()).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3);

@@ -285,7 +285,7 @@ impl BackendTask for Audit {
             })
             .collect();
         let suggested: Vec<usize> = scores.iter().map(|s| s.suggested).collect();
-        let ranked = rank(scores);
+        let ranked = rank(scores, class_names.len());
         let summary = summarise(&ranked, &class_names, &source);
         let text = summary_text(&summary);
         out.write_bytes(LABEL_ISSUES, &issues_csv(&ranked, &class_names)?)?;
@@ -295,7 +295,7 @@ impl BackendTask for Audit {
             title: format!("{} ({source})", config.data.dataset),
             samples: ranked
                 .iter()
-                .filter(|s| s.flagged())
+                .filter(|s| s.flagged)
                 .take(args.review)
                 .collect(),
             labels: &labels,
