@@ -84,7 +84,7 @@ pub struct Args {
     #[arg(long)]
     pub clean_labels: Option<PathBuf>,
     /// Flagged samples on the review page, best ranked first (each adds three pictures, about
-    /// 100 kB at the default tile).
+    /// 75 kB at the default tile).
     #[arg(long, default_value_t = 200)]
     pub review: usize,
     /// Side of each picture on the review page, in pixels.
