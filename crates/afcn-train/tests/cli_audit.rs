@@ -97,7 +97,7 @@ fn audit_scores_ranks_and_measures_every_sample() {
     assert_eq!(classes.len(), 7);
     assert_eq!(rows.len(), SAMPLES);
     // The class thresholds: the mean self-confidence of each given class.
-    let mut thresholds = vec![(0.0, 0.0); 7];
+    let mut thresholds = [(0.0, 0.0); 7];
     for row in &rows {
         let t = &mut thresholds[classes.iter().position(|c| *c == row["given"]).unwrap()];
         *t = (t.0 + num(row, "self_confidence"), t.1 + 1.0);
@@ -123,7 +123,10 @@ fn audit_scores_ranks_and_measures_every_sample() {
         assert!((num(row, "self_confidence") - p[given]).abs() < 1e-5);
         let threshold = thresholds[given];
         let sc = num(row, "self_confidence");
-        assert!((score - threshold / (threshold + sc)).abs() < 1e-4, "{row:?}");
+        assert!(
+            (score - threshold / (threshold + sc)).abs() < 1e-4,
+            "{row:?}"
+        );
         let is_flagged = row["suggested"] != row["given"] && sc < threshold;
         assert_eq!(row["flagged"], if is_flagged { "yes" } else { "no" });
         let is_noisy = row["clean"] != row["given"];

@@ -79,7 +79,6 @@ impl SampleScore {
             clean: None,
         }
     }
-
 }
 
 /// The index of the largest value (the first of ties).
@@ -417,7 +416,11 @@ mod tests {
         assert_eq!(order, [1, 4, 3, 2, 0]);
         assert!((ranked[0].issue_score - 0.5 / 0.6).abs() < 1e-6);
         // Sample 2 is out-voted but as self-confident as its class: not flagged.
-        let flagged: Vec<usize> = ranked.iter().filter(|s| s.flagged).map(|s| s.sample).collect();
+        let flagged: Vec<usize> = ranked
+            .iter()
+            .filter(|s| s.flagged)
+            .map(|s| s.sample)
+            .collect();
         assert_eq!(flagged, [1, 4]);
         let summary = summarise(&ranked, &names(), "in-sample");
         assert_eq!((summary.samples, summary.flagged), (5, 2));
@@ -437,7 +440,10 @@ mod tests {
         assert_eq!(q.suggestion_accuracy, Some(1.0));
         let text = summary_text(&summary);
         assert!(text.contains("2 flagged: dataset health 60.0%"), "{text}");
-        assert!(text.contains("| angry | 2 | 0.200 | 1 | 50.0% | sad |"), "{text}");
+        assert!(
+            text.contains("| angry | 2 | 0.200 | 1 | 50.0% | sad |"),
+            "{text}"
+        );
     }
 
     #[test]
