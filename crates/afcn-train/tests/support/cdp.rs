@@ -24,6 +24,7 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 pub fn chromium() -> Option<PathBuf> {
     let found = std::env::var_os("AFCN_CHROMIUM")
         .map(PathBuf::from)
+        .filter(|p| p.is_file())
         .or_else(|| {
             std::env::var_os("PATH").and_then(|paths| {
                 std::env::split_paths(&paths)
