@@ -4,6 +4,7 @@
 //! It is the only crate of the workspace that depends on all the others; see
 //! `docs/architecture.md` for the crate graph.
 
+pub mod audit;
 pub mod backend;
 pub mod commands;
 pub mod config;

@@ -54,24 +54,25 @@ fn file_safe(name: &str) -> String {
 }
 
 /// One sample's Grad-CAM heat map, with its labels.
-struct Explained {
+pub(crate) struct Explained {
     /// The clean label.
-    truth: usize,
+    pub truth: usize,
     /// The class the network predicts.
-    predicted: usize,
-    /// The heat map at the panel side, row-major, in `[0, 1]`.
-    heat: Vec<f32>,
+    pub predicted: usize,
+    /// The heat map, row-major, in `[0, 1]`.
+    pub heat: Vec<f32>,
 }
 
-/// The Grad-CAM heat map (at the panel side for inputs of side `size`, row-major) of each of
-/// `samples` of `dataset`, for the class `classes` gives it (the predicted class for `None`),
-/// with the sample's clean label and predicted class.
-fn explain_samples<B: Backend>(
+/// The Grad-CAM heat map (at side `side`, row-major) of each of `samples` of `dataset` at input
+/// side `size`, for the class `classes` gives it (the predicted class for `None`), with the
+/// sample's clean label and predicted class.
+pub(crate) fn explain_samples<B: Backend>(
     backbone: &ResNet<B>,
     dataset: &dyn FerDataset,
     samples: &[usize],
     classes: &[Option<usize>],
     size: u32,
+    side: u32,
 ) -> anyhow::Result<Vec<Explained>> {
     let device = backbone.head_weight().device();
     let batch = eval_batch::<B, _>(dataset, samples, size, &device)?;
@@ -84,7 +85,7 @@ fn explain_samples<B: Backend>(
         .iter::<i64>()
         .collect();
     let attention = class_attention(features, backbone.head_weight());
-    let side = plots::panel_side(size) as usize;
+    let side = side as usize;
     let mut explained = Vec::with_capacity(samples.len());
     for (i, (class, annotation)) in classes.iter().zip(&batch.annotations).enumerate() {
         let predicted = predicted[i] as usize;
@@ -129,6 +130,7 @@ pub fn write_overlays<B: Backend>(
         &samples,
         &vec![None; samples.len()],
         size,
+        plots::panel_side(size),
     )?;
     let names = dataset.class_names();
     let mut written = Vec::with_capacity(samples.len());
@@ -180,7 +182,8 @@ fn write_grid<B: Backend>(
     }
     let samples: Vec<usize> = picks.iter().map(|&(s, _)| s).collect();
     let classes: Vec<Option<usize>> = picks.iter().map(|&(_, c)| Some(c)).collect();
-    let explained = explain_samples(backbone, dataset, &samples, &classes, size)?;
+    let side = plots::panel_side(size);
+    let explained = explain_samples(backbone, dataset, &samples, &classes, size, side)?;
     let mut panels = Vec::with_capacity(picks.len());
     for (i, ((sample, _), Explained { heat, .. })) in picks.iter().zip(explained).enumerate() {
         panels.push(plots::explanation_image(

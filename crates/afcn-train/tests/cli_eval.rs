@@ -10,23 +10,16 @@ use std::{
     process::Output,
 };
 
-use support::{failure, success, train_command};
-
-/// Two epochs, relabelling eagerly from the second (no margin), so that the run makes wrong
-/// corrections for the report to show.
-const TINY: &str = "epochs = 2\nbatch_size = 16\noverlays = 3\n\
-                    [data.synthfer]\ntrain_size = 48\ntest_size = 24\n\
-                    [methods.afcn]\nwarmup_epochs = 1\ncorrect_from_epoch = 1\ntau = 1.0\n\
-                    delta = 0.0\n";
+use support::{failure, success, tiny_config, train_command};
 
 /// An explanation panel: three 224-pixel tiles with gaps, under a caption strip.
 const PANEL: (u32, u32) = (3 * 224 + 4 * 8, 30 + 224 + 8);
 
-/// Trains the tiny run into `dir/run`.
+/// Trains the tiny run (it makes wrong corrections for the report to show) into `dir/run`.
 fn tiny_run(dir: &Path) -> PathBuf {
     let run = dir.join("run");
     success(
-        &train_command(&dir.join("tiny.toml"), TINY, &run)
+        &train_command(&dir.join("tiny.toml"), &tiny_config(48, 24, 3), &run)
             .output()
             .unwrap(),
     );

@@ -9,21 +9,19 @@
 
 use std::path::PathBuf;
 
-use afcn_backbone::{Arch, checkpoint_classes};
+use afcn_backbone::Arch;
 use afcn_data::Split;
-use anyhow::{Context, anyhow, bail};
+use anyhow::{Context, bail};
 use burn::tensor::backend::AutodiffBackend;
 use serde_json::json;
 
 use crate::{
     backend::{BackendKind, BackendTask, run_on},
-    commands::model_args::load_model,
+    commands::model_args::load_fer_model,
     config::{DataConfig, DatasetKind, Preset, TrainConfig},
     data::{load_options, open_split},
     methods::{MethodConfigs, MethodKind},
     metrics::ConfusionMatrix,
-    model::FerModel,
-    model::HEADS_FILE,
     trainer::evaluate,
 };
 
@@ -70,7 +68,7 @@ struct Plan {
     arch: Arch,
     size: u32,
     /// The run's method: one that classifies with its own heads loads them from
-    /// [`HEADS_FILE`] beside the weights.
+    /// [`crate::model::HEADS_FILE`] beside the weights.
     method: MethodKind,
     methods: MethodConfigs,
 }
@@ -141,32 +139,14 @@ impl BackendTask for Eval<'_> {
         let test = open_split(&plan.data, Split::Test, &load_options(&plan.data))
             .with_context(|| format!("opening the test split of {}", plan.data.dataset))?;
         let classes = test.class_names().to_vec();
-        let found = checkpoint_classes(&args.weights)?.ok_or_else(|| {
-            anyhow!(
-                "{}: the checkpoint has no classifier (fc.weight); eval needs a trained head",
-                args.weights.display()
-            )
-        })?;
-        if found != classes.len() {
-            bail!(
-                "the classifier of {} has {found} outputs but {} has {} classes",
-                args.weights.display(),
-                plan.data.dataset,
-                classes.len()
-            );
-        }
-        let mut model = FerModel::<B::InnerBackend>::new(
-            plan.method,
-            &plan.methods,
+        let model = load_fer_model::<B::InnerBackend>(
+            &args.weights,
+            (plan.method, &plan.methods),
             plan.arch,
-            found,
-            plan.size as usize,
+            (classes.len(), &plan.data.dataset.to_string()),
+            plan.size,
             &device,
-        );
-        model.backbone = load_model(plan.arch, &args.weights, found, &device)?;
-        if !plan.method.backbone_inference() {
-            model = model.load_heads(&args.weights.with_file_name(HEADS_FILE), &device)?;
-        }
+        )?;
         let confusion = evaluate(&model, &test, plan.size, &device)?;
         Ok((confusion, classes))
     }

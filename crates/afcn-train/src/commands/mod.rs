@@ -25,6 +25,9 @@ pub enum Command {
     Explain(explain::Args),
     /// Renders SynthFER, the generated dataset, into a folder in RAF-DB's layout.
     Synth(synth::Args),
+    /// Finds, reviews and fixes the wrong labels of a training split: ranked label issues,
+    /// class health, a review page, and `audit apply` for the corrected label file.
+    Audit(audit::Args),
     /// Times the training step of a method on random images (images/s, memory, phases).
     Bench(bench::Args),
 }
@@ -43,10 +46,12 @@ impl Command {
             Command::Explain(args) => explain::run(args),
             Command::Synth(args) => synth::run(args),
             Command::Bench(args) => bench::run(args),
+            Command::Audit(args) => audit::run(args),
         }
     }
 }
 
+pub mod audit;
 mod backend;
 pub mod bench;
 pub mod data;

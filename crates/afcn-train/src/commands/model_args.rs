@@ -7,7 +7,11 @@ use afcn_backbone::{Arch, HeadStatus, ResNet, ResNetConfig, checkpoint_classes};
 use anyhow::bail;
 use burn::tensor::backend::Backend;
 
-use crate::backend::BackendKind;
+use crate::{
+    backend::BackendKind,
+    methods::{MethodConfigs, MethodKind},
+    model::{FerModel, HEADS_FILE},
+};
 
 /// A trained network to run: its architecture, weights, input side and backend.
 #[derive(Debug, clap::Args)]
@@ -80,6 +84,41 @@ pub fn load_model<B: Backend>(
             report.unused.len(),
             report.unused
         );
+    }
+    Ok(model)
+}
+
+/// A trained model of `method` (with its configuration): the backbone `arch` from `weights`,
+/// and, for a method that classifies with its own heads, the heads from [`HEADS_FILE`] beside
+/// them, at input side `size`.
+///
+/// # Errors
+/// Weights without a classifier, or whose classifier does not have the `classes.0` outputs of
+/// the dataset named `classes.1`; weights that do not cover `arch`; missing or foreign heads.
+pub fn load_fer_model<B: Backend>(
+    weights: &Path,
+    (method, methods): (MethodKind, &MethodConfigs),
+    arch: Arch,
+    (classes, dataset): (usize, &str),
+    size: u32,
+    device: &B::Device,
+) -> anyhow::Result<FerModel<B>> {
+    let Some(found) = checkpoint_classes(weights)? else {
+        bail!(
+            "{}: the checkpoint has no classifier (fc.weight); a trained head is needed",
+            weights.display()
+        );
+    };
+    if found != classes {
+        bail!(
+            "the classifier of {} has {found} outputs but {dataset} has {classes} classes",
+            weights.display()
+        );
+    }
+    let mut model = FerModel::<B>::new(method, methods, arch, found, size as usize, device);
+    model.backbone = load_model(arch, weights, found, device)?;
+    if !method.backbone_inference() {
+        model = model.load_heads(&weights.with_file_name(HEADS_FILE), device)?;
     }
     Ok(model)
 }

@@ -56,7 +56,7 @@ pub(super) fn draw_over(
 }
 
 /// A picture as PNG bytes.
-pub(super) fn encode_png(image: &RgbImage) -> anyhow::Result<Vec<u8>> {
+pub(crate) fn encode_png(image: &RgbImage) -> anyhow::Result<Vec<u8>> {
     let mut png = Vec::new();
     image
         .write_to(&mut Cursor::new(&mut png), ImageFormat::Png)

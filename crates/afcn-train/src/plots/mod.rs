@@ -9,6 +9,7 @@ mod confusion;
 mod curves;
 mod panel;
 
+pub(crate) use canvas::encode_png;
 pub use confusion::{confusion_png, save_confusion_png};
 pub use curves::{curves_png, save_curves_png};
 pub use panel::{

@@ -44,6 +44,17 @@ pub fn train_command(config: &Path, toml: &str, run: &Path) -> Command {
     command
 }
 
+/// The configuration of a tiny SynthFER run of `train` and `test` samples with `overlays`
+/// overlays: two epochs of batch 16, relabelling eagerly from the second (no margin), so that
+/// the run makes corrections, right and wrong.
+pub fn tiny_config(train: usize, test: usize, overlays: usize) -> String {
+    format!(
+        "epochs = 2\nbatch_size = 16\noverlays = {overlays}\n\
+         [data.synthfer]\ntrain_size = {train}\ntest_size = {test}\n\
+         [methods.afcn]\nwarmup_epochs = 1\ncorrect_from_epoch = 1\ntau = 1.0\ndelta = 0.0\n"
+    )
+}
+
 /// `afcn train --resume <run>`.
 pub fn resume_command(run: &Path) -> Command {
     let mut command = command();
