@@ -97,7 +97,9 @@ impl LabelFile {
     /// The label file of `train`, a training split of `dataset`.
     pub fn of(dataset: DatasetKind, train: &dyn FerDataset) -> anyhow::Result<Self> {
         let kind = match dataset {
-            DatasetKind::Synthfer | DatasetKind::Rafdb => LabelFileKind::List,
+            DatasetKind::Synthfer | DatasetKind::SynthferIdentities | DatasetKind::Rafdb => {
+                LabelFileKind::List
+            }
             DatasetKind::Ferplus => LabelFileKind::Ferplus,
             DatasetKind::Affectnet => LabelFileKind::Affectnet,
             DatasetKind::Folder => LabelFileKind::Moves,
