@@ -190,6 +190,7 @@ impl<B: AutodiffBackend> Trainer<B> {
             parallel.shards_per_process(),
             parallel.min_batch()
         );
+        crate::distributed::initialize(&self.model);
         self.parallel = Some(parallel);
         Ok(self)
     }

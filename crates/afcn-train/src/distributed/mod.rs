@@ -448,6 +448,22 @@ impl RunningStats {
     }
 }
 
+/// Initialises every parameter of `model` that is still lazy, in visiting order.
+///
+/// Burn draws a parameter's initial value on its first use; a sharded step uses parameters
+/// in another order than a whole-batch one (the running statistics are read first), so a
+/// data-parallel run fixes the order before its first step, the same on every rank and for
+/// every number of shards.
+pub fn initialize<B: AutodiffBackend>(model: &FerModel<B>) {
+    struct Initialize;
+    impl<B: AutodiffBackend> ModuleVisitor<B> for Initialize {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            let _ = param.val();
+        }
+    }
+    model.visit(&mut Initialize);
+}
+
 /// Whether a visited float tensor is a running statistic (a [`burn::module::RunningState`]
 /// is visited as a parameter that needs no gradient).
 fn is_running<B: burn::tensor::backend::Backend, const D: usize>(

@@ -104,7 +104,10 @@ impl Collective for Mpi {
         let mut len = bytes.len() as u64;
         root.broadcast_into(&mut len);
         bytes.resize(len as usize, 0);
-        root.broadcast_into(&mut bytes[..]);
+        // An empty buffer's dangling pointer is an invalid argument to MPI.
+        if len > 0 {
+            root.broadcast_into(&mut bytes[..]);
+        }
     }
 
     fn abort(&self, code: i32) -> ! {
