@@ -2,8 +2,9 @@
 
 use crate::{flags::TestFlags, process};
 
-/// Formatting, clippy over every feature (so that the wgpu and cuda code at least compiles),
-/// the workspace tests on the cpu backend, then the backend-parity tests with wgpu.
+/// Formatting, clippy over every feature (so that the wgpu, cuda and mpi code at least
+/// compiles), the workspace tests on the cpu backend, the MPI tests (2 ranks under `mpirun`),
+/// then the backend-parity tests with wgpu.
 ///
 /// The parity tests decide themselves whether a Vulkan adapter exists; with
 /// `AFCN_REQUIRE_WGPU=1` (set by `.ci/run`) a missing adapter fails them instead of skipping.
@@ -26,6 +27,16 @@ pub fn run(flags: &TestFlags) -> anyhow::Result<()> {
         "--all-targets",
     ]))?;
     process::run_ok(&mut process::cargo(&["test", "--workspace", "--doc"]))?;
+    // Data-parallel training: 2 MPI ranks on this machine (OpenMPI, installed by `.ci/run`).
+    process::run_ok(&mut process::cargo(&[
+        "test",
+        "-p",
+        "afcn-train",
+        "--features",
+        "mpi",
+        "--test",
+        "mpi_train",
+    ]))?;
     process::run_ok(
         process::cargo(&[
             "test",
