@@ -125,7 +125,10 @@ pub fn run_on_device<T: BackendTask>(
             let device = probe::<B>(
                 kind,
                 "a Vulkan, Metal or DX12 driver; on Linux without a GPU install mesa-vulkan-drivers",
-                index.map_or_else(Default::default, burn::backend::wgpu::WgpuDevice::DiscreteGpu),
+                index.map_or_else(
+                    Default::default,
+                    burn::backend::wgpu::WgpuDevice::DiscreteGpu,
+                ),
             )?;
             Ok(task.run::<B>(device))
         }

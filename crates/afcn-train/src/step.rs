@@ -18,7 +18,7 @@ use burn::tensor::{Tensor, backend::AutodiffBackend};
 use crate::{
     config::TrainConfig,
     data::SharedDataset,
-    distributed::{DataParallel, RunningStats},
+    distributed::RunningStats,
     methods::{HeadsVisitor, LossParts, Method, RelabelTiming, StepBatch},
     model::FerModel,
 };
@@ -160,7 +160,8 @@ impl Step<'_> {
     /// run: each shard read and sent through the network on its own (its own batch-norm
     /// statistics, recorded in `running`), label correction on the probabilities of the whole
     /// global batch (gathered from every rank), then each shard's loss, weighted by its share
-    /// of the global batch and summed. See [`crate::distributed`].
+    /// of the global batch and summed. `running` knows the run's layout. See
+    /// [`crate::distributed`].
     pub fn run_sharded<B: AutodiffBackend>(
         &mut self,
         model: &FerModel<B>,
@@ -168,11 +169,10 @@ impl Step<'_> {
         indices: &[usize],
         epoch: usize,
         device: &B::Device,
-        parallel: &DataParallel,
         running: &mut RunningStats,
     ) -> anyhow::Result<StepOutput<B>> {
         let mut shards = Vec::new();
-        for range in parallel.local_ranges(indices.len()) {
+        for range in running.parallel().local_ranges(indices.len()) {
             let shard = &indices[range.clone()];
             let images = self.images::<B>(dataset, shard, epoch, device)?;
             let features = forward(model, images);
@@ -194,7 +194,7 @@ impl Step<'_> {
                 global: indices,
                 labels: self.labels,
                 device,
-                parallel: Some((parallel, running, model)),
+                parallel: Some((running, model)),
             },
         )
     }
@@ -210,8 +210,8 @@ struct MethodStep<'a, B: AutodiffBackend> {
     global: &'a [usize],
     labels: &'a mut LabelStore,
     device: &'a B::Device,
-    /// The run's layout, the running statistics of the step and the model they belong to.
-    parallel: Option<(&'a DataParallel, &'a mut RunningStats, &'a FerModel<B>)>,
+    /// The running statistics of the step (which know the run's layout) and their model.
+    parallel: Option<(&'a mut RunningStats, &'a FerModel<B>)>,
 }
 
 impl<B: AutodiffBackend> HeadsVisitor<B> for MethodStep<'_, B> {
@@ -245,10 +245,10 @@ impl<B: AutodiffBackend> HeadsVisitor<B> for MethodStep<'_, B> {
                 };
                 match &parallel {
                     None => labels.correct_batch(epoch, global, probabilities, &r.rule)?,
-                    Some((p, _, _)) => {
+                    Some((running, _)) => {
                         let classes = labels.num_classes();
                         let local = probabilities.into_data().iter::<f32>().collect();
-                        let all = p.gather_rows(local, global.len(), classes);
+                        let all = running.parallel().gather_rows(local, global.len(), classes);
                         labels.correct(epoch, global, &all, &r.rule)?
                     }
                 }
@@ -264,7 +264,7 @@ impl<B: AutodiffBackend> HeadsVisitor<B> for MethodStep<'_, B> {
             };
             let label_tensor = label_tensor::<B>(&trained_on, device);
             let parts = M::loss(config, heads, backbone, batch, label_tensor)?;
-            if let Some((_, running, model)) = &mut parallel {
+            if let Some((running, model)) = &mut parallel {
                 running.settle(*model);
             }
             outputs.push((parts, trained_on, range.len()));

@@ -341,7 +341,6 @@ impl<B: AutodiffBackend> Trainer<B> {
                         indices,
                         epoch,
                         &self.device,
-                        p,
                         &mut running,
                     )?;
                     (out, Some(running))
@@ -384,7 +383,12 @@ impl<B: AutodiffBackend> Trainer<B> {
             if let (Some(p), Some(running)) = (parallel, running) {
                 p.reduce(&self.model, &mut grads, running);
             }
-            self.model = update(&mut self.optimizer, self.model.clone(), grads, [lr, head_lr]);
+            self.model = update(
+                &mut self.optimizer,
+                self.model.clone(),
+                grads,
+                [lr, head_lr],
+            );
 
             let predicted: Vec<i64> = out.logits.argmax(1).into_data().iter::<i64>().collect();
             let clean = clean_labels(&self.state.labels);

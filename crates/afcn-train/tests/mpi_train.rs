@@ -83,20 +83,31 @@ fn weights(path: &Path) -> Vec<(String, Vec<f32>)> {
 fn metrics(run: &Path) -> Vec<serde_json::Value> {
     let text = std::fs::read_to_string(run.join("metrics.json")).unwrap();
     let value: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let epochs = value.as_array().cloned().or_else(|| value["epochs"].as_array().cloned());
+    let epochs = value
+        .as_array()
+        .cloned()
+        .or_else(|| value["epochs"].as_array().cloned());
     epochs.expect("metrics.json lists epochs")
 }
 
 #[track_caller]
 fn assert_close(a: f64, b: f64, what: &str) {
-    assert!((a - b).abs() <= 1e-4 * (1.0 + a.abs()), "{what}: {a} against {b}");
+    assert!(
+        (a - b).abs() <= 1e-4 * (1.0 + a.abs()),
+        "{what}: {a} against {b}"
+    );
 }
 
 /// Trains `method` on 2 ranks and on one process with 2 shards per process; compares.
 fn two_ranks_equal_two_shards_in_one_process(method: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let mut one = support::command();
-    train_args(&mut one, tmp.path(), "one", &tiny(method, "shards_per_process = 2"));
+    train_args(
+        &mut one,
+        tmp.path(),
+        "one",
+        &tiny(method, "shards_per_process = 2"),
+    );
     success(&run(one));
     let mut two = mpirun(2);
     train_args(&mut two, tmp.path(), "two", &tiny(method, ""));
@@ -156,14 +167,17 @@ fn scn_on_two_ranks_equals_one_process_with_the_same_shards() {
 /// The pid of the process of rank `rank` training into `run` (from `/proc`).
 fn rank_pid(run: &Path, rank: usize) -> Option<String> {
     let marker = format!("OMPI_COMM_WORLD_RANK={rank}\0");
-    std::fs::read_dir("/proc").ok()?.flatten().find_map(|entry| {
-        let pid = entry.file_name().into_string().ok()?;
-        let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
-        let environ = std::fs::read(entry.path().join("environ")).ok()?;
-        let ours = String::from_utf8_lossy(&cmdline).contains(&*run.to_string_lossy());
-        let environ = String::from_utf8_lossy(&environ);
-        (ours && environ.contains(&marker)).then_some(pid)
-    })
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let pid = entry.file_name().into_string().ok()?;
+            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+            let environ = std::fs::read(entry.path().join("environ")).ok()?;
+            let ours = String::from_utf8_lossy(&cmdline).contains(&*run.to_string_lossy());
+            let environ = String::from_utf8_lossy(&environ);
+            (ours && environ.contains(&marker)).then_some(pid)
+        })
 }
 
 #[test]
@@ -181,7 +195,10 @@ fn a_killed_rank_ends_the_job_naming_it_and_the_run_resumes_on_another_rank_coun
         .unwrap();
     let start = Instant::now();
     while !run_dir.join("latest").exists() {
-        assert!(start.elapsed() < Duration::from_secs(120), "no checkpoint came");
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no checkpoint came"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     let pid = rank_pid(&run_dir, 1).expect("rank 1 runs");

@@ -331,7 +331,11 @@ impl BackendTask for TrainTask {
             );
         }
         // Rank 0 reads the latest checkpoint and sends it to the other ranks.
-        let latest = if writer { run.latest_checkpoint()? } else { None };
+        let latest = if writer {
+            run.latest_checkpoint()?
+        } else {
+            None
+        };
         if let Some(dir) = &latest {
             eprintln!("resuming from {}", dir.display());
         }

@@ -313,8 +313,7 @@ impl DataParallel {
         let indices: Vec<usize> = (0..dataset.len())
             .filter(|i| (i / chunk) % self.ranks() == self.rank())
             .collect();
-        let predictions: Vec<Prediction> =
-            predict_samples(model, dataset, &indices, size, device)?;
+        let predictions: Vec<Prediction> = predict_samples(model, dataset, &indices, size, device)?;
         let mut counts = vec![0.0; classes * classes];
         for p in &predictions {
             counts[p.truth * classes + p.class] += 1.0;
@@ -355,10 +354,7 @@ impl DataParallel {
             let len = running.len();
             parts.push(Tensor::from_data(TensorData::new(running, [len]), &device));
         }
-        let mut host: Vec<f32> = Tensor::cat(parts, 0)
-            .into_data()
-            .iter::<f32>()
-            .collect();
+        let mut host: Vec<f32> = Tensor::cat(parts, 0).into_data().iter::<f32>().collect();
         self.collective.sum_f32(&mut host);
         let ranks = self.ranks() as f32;
         let running: Vec<f32> = host.split_off(grad_len).iter().map(|v| v / ranks).collect();
@@ -408,21 +404,25 @@ fn unframe(mut bytes: &[u8]) -> Option<Checkpoint> {
 /// step's start (as each rank's would) and its move is recorded; [`RunningStats::local`] is
 /// the start moved by the mean of the shards' moves.
 pub struct RunningStats {
+    parallel: DataParallel,
     start: Option<Vec<f32>>,
     moved: Vec<f32>,
-    shards: usize,
 }
 
 impl RunningStats {
     /// The statistics at the start of a step of `parallel`.
     pub fn begin<B: AutodiffBackend>(parallel: &DataParallel, model: &FerModel<B>) -> Self {
-        let shards = parallel.shards_per_process();
-        let start = (shards > 1).then(|| read_running(model));
+        let start = (parallel.shards_per_process() > 1).then(|| read_running(model));
         Self {
+            parallel: parallel.clone(),
             moved: start.as_ref().map_or(Vec::new(), |s| vec![0.0; s.len()]),
             start,
-            shards,
         }
+    }
+
+    /// The layout of the run.
+    pub fn parallel(&self) -> &DataParallel {
+        &self.parallel
     }
 
     /// After a shard's work: records its move of the statistics and restores the start.
@@ -437,11 +437,12 @@ impl RunningStats {
 
     /// This process's statistics after the step.
     fn local<B: AutodiffBackend>(self, model: &FerModel<B>) -> Vec<f32> {
+        let shards = self.parallel.shards_per_process() as f32;
         match self.start {
             Some(start) => start
                 .iter()
                 .zip(&self.moved)
-                .map(|(s, m)| s + m / self.shards as f32)
+                .map(|(s, m)| s + m / shards)
                 .collect(),
             None => read_running(model),
         }
