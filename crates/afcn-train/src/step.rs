@@ -51,6 +51,13 @@ pub struct Step<'a> {
 impl Step<'_> {
     /// Builds the batch of `indices` from `dataset` and computes its loss under `model` in
     /// `epoch`: [`Step::images`], then [`forward`], then [`Step::loss`].
+    ///
+    /// In a data-parallel run (`running` given: the running statistics of the step, which know
+    /// the run's layout), `indices` is the global batch and the step is this process's shards
+    /// of it: each shard read and sent through the network on its own (its own batch-norm
+    /// statistics), label correction on the probabilities of the whole global batch (gathered
+    /// from every rank), then each shard's loss, weighted by its share of the global batch and
+    /// summed. See [`crate::distributed`].
     pub fn run<B: AutodiffBackend>(
         &mut self,
         model: &FerModel<B>,
@@ -58,10 +65,39 @@ impl Step<'_> {
         indices: &[usize],
         epoch: usize,
         device: &B::Device,
+        running: Option<&mut RunningStats>,
     ) -> anyhow::Result<StepOutput<B>> {
-        let images = self.images::<B>(dataset, indices, epoch, device)?;
-        let features = forward(model, images);
-        self.loss(model, features, indices, epoch, device)
+        let Some(running) = running else {
+            let images = self.images::<B>(dataset, indices, epoch, device)?;
+            let features = forward(model, images);
+            return self.loss(model, features, indices, epoch, device);
+        };
+        let mut shards = Vec::new();
+        for range in running.parallel().local_ranges(indices.len()) {
+            let shard = &indices[range.clone()];
+            let images = self.images::<B>(dataset, shard, epoch, device)?;
+            let features = forward(model, images);
+            running.settle(model);
+            let batch = StepBatch {
+                features,
+                samples: shard.len(),
+                epoch,
+                seed: self.config.seed,
+                indices: shard.to_vec(),
+            };
+            shards.push((batch, range));
+        }
+        model.heads.visit(
+            &self.config.methods,
+            MethodStep {
+                backbone: &model.backbone,
+                shards,
+                global: indices,
+                labels: self.labels,
+                device,
+                parallel: Some((running, model)),
+            },
+        )
     }
 
     /// Views of each image a step sends through the network: 2 for the two-view methods (the
@@ -152,49 +188,6 @@ impl Step<'_> {
                 labels: self.labels,
                 device,
                 parallel: None,
-            },
-        )
-    }
-
-    /// The step of this process's shards of the global batch `indices` in a data-parallel
-    /// run: each shard read and sent through the network on its own (its own batch-norm
-    /// statistics, recorded in `running`), label correction on the probabilities of the whole
-    /// global batch (gathered from every rank), then each shard's loss, weighted by its share
-    /// of the global batch and summed. `running` knows the run's layout. See
-    /// [`crate::distributed`].
-    pub fn run_sharded<B: AutodiffBackend>(
-        &mut self,
-        model: &FerModel<B>,
-        dataset: &SharedDataset,
-        indices: &[usize],
-        epoch: usize,
-        device: &B::Device,
-        running: &mut RunningStats,
-    ) -> anyhow::Result<StepOutput<B>> {
-        let mut shards = Vec::new();
-        for range in running.parallel().local_ranges(indices.len()) {
-            let shard = &indices[range.clone()];
-            let images = self.images::<B>(dataset, shard, epoch, device)?;
-            let features = forward(model, images);
-            running.settle(model);
-            let batch = StepBatch {
-                features,
-                samples: shard.len(),
-                epoch,
-                seed: self.config.seed,
-                indices: shard.to_vec(),
-            };
-            shards.push((batch, range));
-        }
-        model.heads.visit(
-            &self.config.methods,
-            MethodStep {
-                backbone: &model.backbone,
-                shards,
-                global: indices,
-                labels: self.labels,
-                device,
-                parallel: Some((running, model)),
             },
         )
     }

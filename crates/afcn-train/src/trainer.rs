@@ -328,24 +328,15 @@ impl<B: AutodiffBackend> Trainer<B> {
                 config,
                 labels: &mut self.state.labels,
             };
-            let (out, running) = match parallel {
-                None => (
-                    step.run(&self.model, &self.data.train, indices, epoch, &self.device)?,
-                    None,
-                ),
-                Some(p) => {
-                    let mut running = RunningStats::begin(p, &self.model);
-                    let out = step.run_sharded(
-                        &self.model,
-                        &self.data.train,
-                        indices,
-                        epoch,
-                        &self.device,
-                        &mut running,
-                    )?;
-                    (out, Some(running))
-                }
-            };
+            let mut running = parallel.map(|p| RunningStats::begin(p, &self.model));
+            let out = step.run(
+                &self.model,
+                &self.data.train,
+                indices,
+                epoch,
+                &self.device,
+                running.as_mut(),
+            )?;
             // Two reads from the device per step: the loss and its parts here (the finite
             // check must come before the update), the predictions after it.
             let mut parts: Vec<f64> = Tensor::cat(
