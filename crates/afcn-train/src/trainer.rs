@@ -365,6 +365,11 @@ impl<B: AutodiffBackend> Trainer<B> {
                      the last good checkpoint is kept (`skip_nonfinite = true` skips such \
                      batches instead)"
                 );
+                // The shards' forward passes moved the running statistics: every rank keeps
+                // their mean, as after a step.
+                if let (Some(p), Some(running)) = (parallel, running) {
+                    p.average_running(&self.model, running);
+                }
                 skipped += 1;
                 bar.inc(1);
                 continue;

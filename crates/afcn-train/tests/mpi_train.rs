@@ -217,3 +217,23 @@ fn a_killed_rank_ends_the_job_naming_it_and_the_run_resumes_on_another_rank_coun
     assert!(run_dir.join("COMPLETE").exists());
     assert_eq!(metrics(&run_dir).len(), 6);
 }
+
+#[test]
+fn a_nonfinite_loss_is_decided_by_every_rank_alike() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A learning rate past f32's range: the first step is finite, the next ones are not.
+    let toml = tiny("baseline", "").replace("epochs = 2", "epochs = 1") + "[optim]\nlr = 1e300\n";
+    let mut stop = mpirun(2);
+    train_args(&mut stop, tmp.path(), "stop", &toml);
+    let out = run(stop);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("the loss is"), "{}", stderr(&out));
+
+    let toml = toml.replace("overlays = 0", "overlays = 0\nskip_nonfinite = true");
+    let mut skip = mpirun(2);
+    train_args(&mut skip, tmp.path(), "skip", &toml);
+    success(&run(skip));
+    let epoch = &metrics(&tmp.path().join("skip"))[0];
+    // Two global batches of 8: the first takes the absurd step, the second is skipped.
+    assert_eq!(epoch["skipped_batches"].as_u64(), Some(1), "{epoch}");
+}

@@ -328,6 +328,16 @@ impl DataParallel {
         Ok(confusion)
     }
 
+    /// Sets the running batch-norm statistics to their mean over all shards (after a step
+    /// that is skipped: [`DataParallel::reduce`] does it with the gradients otherwise).
+    pub fn average_running<B: AutodiffBackend>(&self, model: &FerModel<B>, running: RunningStats) {
+        let mut values = running.local(model);
+        self.collective.sum_f32(&mut values);
+        let ranks = self.ranks() as f32;
+        let values = values.iter().map(|v| v / ranks).collect();
+        write_running(model, values, &model.devices()[0]);
+    }
+
     /// Sums `grads` over the ranks (each rank's loss is already weighted by its share of the
     /// global batch) and sets the running batch-norm statistics to their mean over all
     /// shards; one host transfer each way for both.
