@@ -103,6 +103,17 @@ pub trait BackendTask {
 /// Runs `task` on the backend `kind`, after checking that the backend is compiled in and that
 /// its default device computes.
 pub fn run_on<T: BackendTask>(kind: BackendKind, task: T) -> Result<T::Output, BackendError> {
+    run_on_device(kind, None, task)
+}
+
+/// [`run_on`] on the backend's device number `index` (`None`: its default device): the
+/// CUDA device of that index, WGPU's discrete GPU of that index; the cpu backend has one.
+pub fn run_on_device<T: BackendTask>(
+    kind: BackendKind,
+    index: Option<usize>,
+    task: T,
+) -> Result<T::Output, BackendError> {
+    let _ = index;
     match kind {
         BackendKind::Cpu => {
             type B = burn::backend::Autodiff<burn::backend::Flex>;
@@ -114,13 +125,21 @@ pub fn run_on<T: BackendTask>(kind: BackendKind, task: T) -> Result<T::Output, B
             let device = probe::<B>(
                 kind,
                 "a Vulkan, Metal or DX12 driver; on Linux without a GPU install mesa-vulkan-drivers",
+                index.map_or_else(
+                    Default::default,
+                    burn::backend::wgpu::WgpuDevice::DiscreteGpu,
+                ),
             )?;
             Ok(task.run::<B>(device))
         }
         #[cfg(feature = "cuda")]
         BackendKind::Cuda => {
             type B = burn::backend::Autodiff<burn::backend::Cuda>;
-            let device = probe::<B>(kind, "an NVIDIA GPU with its driver (libcuda)")?;
+            let device = probe::<B>(
+                kind,
+                "an NVIDIA GPU with its driver (libcuda)",
+                burn::backend::cuda::CudaDevice::new(index.unwrap_or(0)),
+            )?;
             Ok(task.run::<B>(device))
         }
         #[allow(unreachable_patterns)]
@@ -141,18 +160,18 @@ pub fn check(kind: BackendKind) -> Result<(), BackendError> {
     run_on(kind, Nothing)
 }
 
-/// Runs a tiny computation on the default device of `B`. Runtimes report a missing driver or
+/// Runs a tiny computation on `device` of `B`. Runtimes report a missing driver or
 /// adapter by panicking on first use; the panic is caught here (with the default panic message
 /// silenced) and turned into [`BackendError::NoDevice`].
 #[cfg_attr(not(any(feature = "wgpu", feature = "cuda")), allow(dead_code))]
 fn probe<B: AutodiffBackend>(
     kind: BackendKind,
     hint: &'static str,
+    device: B::Device,
 ) -> Result<B::Device, BackendError> {
     let previous_hook = panic::take_hook();
     panic::set_hook(Box::new(|_| {}));
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
-        let device = B::Device::default();
         let x = Tensor::<B, 1>::from_floats([1.0, 2.0], &device);
         let sum = x.sum().into_scalar();
         (device, burn::tensor::ElementConversion::elem::<f32>(sum))

@@ -153,6 +153,11 @@ pub struct TrainConfig {
     /// `skipped_batches`) instead of stopping the run. Default: false (the run stops, naming
     /// the epoch, batch and samples, and keeps its last good checkpoint).
     pub skip_nonfinite: bool,
+    /// Shards each process splits its part of every global batch into, each with its own
+    /// batch statistics and batch-level quantities, exactly as that many MPI ranks would
+    /// (`crate::distributed`): a one-process run with `shards_per_process = R` computes what
+    /// an `R`-rank run computes. Default: 1.
+    pub shards_per_process: usize,
 }
 
 impl Default for TrainConfig {
@@ -214,6 +219,7 @@ impl Preset {
                 },
                 overlays: 4,
                 skip_nonfinite: false,
+                shards_per_process: 1,
             },
             Preset::Synthfer => {
                 let epochs = 12;
@@ -384,6 +390,13 @@ impl TrainConfig {
         }
         if self.batch_size < 2 {
             return Err(bad("batch_size", &self.batch_size, "at least 2"));
+        }
+        if self.shards_per_process == 0 || self.batch_size < 2 * self.shards_per_process {
+            return Err(bad(
+                "shards_per_process",
+                &self.shards_per_process,
+                "at least 1 and at most batch_size / 2",
+            ));
         }
         if !(self.optim.lr > 0.0 && self.optim.lr.is_finite()) {
             return Err(bad("optim.lr", &self.optim.lr, "a positive number"));

@@ -9,6 +9,7 @@ pub mod backend;
 pub mod commands;
 pub mod config;
 pub mod data;
+pub mod distributed;
 pub mod methods;
 pub mod metrics;
 pub mod model;

@@ -130,6 +130,9 @@ pub fn write_final<B: AutodiffBackend>(run: &RunDir, trainer: &Trainer<B>) -> an
             last.epoch + 1
         )?;
     }
+    if let Some(parallel) = trainer.parallel() {
+        writeln!(report, "Trained {}.\n", parallel.describe())?;
+    }
     writeln!(report, "## Epochs\n")?;
     writeln!(
         report,

@@ -8,6 +8,8 @@
 //! ([`crate::methods::Method`]). The trainer runs all four; `afcn bench` feeds the last two
 //! random images, so both time the same code.
 
+use std::ops::Range;
+
 use afcn_backbone::ResNet;
 use afcn_certainty::{LabelStore, label_tensor};
 use afcn_data::AugmentConfig;
@@ -16,7 +18,8 @@ use burn::tensor::{Tensor, backend::AutodiffBackend};
 use crate::{
     config::TrainConfig,
     data::SharedDataset,
-    methods::{HeadsVisitor, Method, RelabelTiming, StepBatch},
+    distributed::RunningStats,
+    methods::{HeadsVisitor, LossParts, Method, RelabelTiming, StepBatch},
     model::FerModel,
 };
 
@@ -48,6 +51,13 @@ pub struct Step<'a> {
 impl Step<'_> {
     /// Builds the batch of `indices` from `dataset` and computes its loss under `model` in
     /// `epoch`: [`Step::images`], then [`forward`], then [`Step::loss`].
+    ///
+    /// In a data-parallel run (`running` given: the running statistics of the step, which know
+    /// the run's layout), `indices` is the global batch and the step is this process's shards
+    /// of it: each shard read and sent through the network on its own (its own batch-norm
+    /// statistics), label correction on the probabilities of the whole global batch (gathered
+    /// from every rank), then each shard's loss, weighted by its share of the global batch and
+    /// summed. See [`crate::distributed`].
     pub fn run<B: AutodiffBackend>(
         &mut self,
         model: &FerModel<B>,
@@ -55,10 +65,39 @@ impl Step<'_> {
         indices: &[usize],
         epoch: usize,
         device: &B::Device,
+        running: Option<&mut RunningStats>,
     ) -> anyhow::Result<StepOutput<B>> {
-        let images = self.images::<B>(dataset, indices, epoch, device)?;
-        let features = forward(model, images);
-        self.loss(model, features, indices, epoch, device)
+        let Some(running) = running else {
+            let images = self.images::<B>(dataset, indices, epoch, device)?;
+            let features = forward(model, images);
+            return self.loss(model, features, indices, epoch, device);
+        };
+        let mut shards = Vec::new();
+        for range in running.parallel().local_ranges(indices.len()) {
+            let shard = &indices[range.clone()];
+            let images = self.images::<B>(dataset, shard, epoch, device)?;
+            let features = forward(model, images);
+            running.settle(model);
+            let batch = StepBatch {
+                features,
+                samples: shard.len(),
+                epoch,
+                seed: self.config.seed,
+                indices: shard.to_vec(),
+            };
+            shards.push((batch, range));
+        }
+        model.heads.visit(
+            &self.config.methods,
+            MethodStep {
+                backbone: &model.backbone,
+                shards,
+                global: indices,
+                labels: self.labels,
+                device,
+                parallel: Some((running, model)),
+            },
+        )
     }
 
     /// Views of each image a step sends through the network: 2 for the two-view methods (the
@@ -144,20 +183,28 @@ impl Step<'_> {
             &config.methods,
             MethodStep {
                 backbone: &model.backbone,
-                batch,
+                shards: vec![(batch, 0..n)],
+                global: indices,
                 labels: self.labels,
                 device,
+                parallel: None,
             },
         )
     }
 }
 
-/// The relabelling and loss of one batch, run with the method's static types.
+/// The relabelling and loss of one batch (one shard in one process, this process's shards of
+/// a global batch in a data-parallel run), run with the method's static types.
 struct MethodStep<'a, B: AutodiffBackend> {
     backbone: &'a ResNet<B>,
-    batch: StepBatch<B>,
+    /// The shards and their positions in the global batch.
+    shards: Vec<(StepBatch<B>, Range<usize>)>,
+    /// The global batch.
+    global: &'a [usize],
     labels: &'a mut LabelStore,
     device: &'a B::Device,
+    /// The running statistics of the step (which know the run's layout) and their model.
+    parallel: Option<(&'a mut RunningStats, &'a FerModel<B>)>,
 }
 
 impl<B: AutodiffBackend> HeadsVisitor<B> for MethodStep<'_, B> {
@@ -166,40 +213,93 @@ impl<B: AutodiffBackend> HeadsVisitor<B> for MethodStep<'_, B> {
     fn visit<M: Method>(self, config: &M::Config, heads: &M::Heads<B>) -> Self::Output {
         let MethodStep {
             backbone,
-            batch,
+            shards,
+            global,
             labels,
             device,
+            mut parallel,
         } = self;
-        let indices = batch.indices.clone();
-        let relabelling = M::relabelling(config, batch.epoch);
+        let epoch = shards[0].0.epoch;
+        let relabelling = M::relabelling(config, epoch);
         // A method whose new labels serve later epochs learns from the labels it had.
         let before = match relabelling {
-            Some(r) if r.timing == RelabelTiming::LaterSteps => Some(labels.labels_of(&indices)?),
+            Some(r) if r.timing == RelabelTiming::LaterSteps => Some(labels.labels_of(global)?),
             _ => None,
         };
         let corrections = match relabelling {
             Some(r) => {
-                let probabilities = M::relabel_probabilities(config, heads, backbone, &batch);
-                labels
-                    .correct_batch(batch.epoch, &indices, probabilities, &r.rule)?
-                    .len()
+                let mut probabilities: Vec<_> = shards
+                    .iter()
+                    .map(|(batch, _)| M::relabel_probabilities(config, heads, backbone, batch))
+                    .collect();
+                let probabilities = match probabilities.len() {
+                    1 => probabilities.remove(0),
+                    _ => Tensor::cat(probabilities, 0),
+                };
+                match &parallel {
+                    None => labels.correct_batch(epoch, global, probabilities, &r.rule)?,
+                    Some((running, _)) => {
+                        let classes = labels.num_classes();
+                        let local = probabilities.into_data().iter::<f32>().collect();
+                        let all = running.parallel().gather_rows(local, global.len(), classes);
+                        labels.correct(epoch, global, &all, &r.rule)?
+                    }
+                }
+                .len()
             }
             None => 0,
         };
-        let trained_on = match before {
-            Some(before) => before,
-            None => labels.labels_of(&indices)?,
-        };
-        let label_tensor = label_tensor::<B>(&trained_on, device);
-        let parts = M::loss(config, heads, backbone, batch, label_tensor)?;
-        Ok(StepOutput {
-            loss: parts.loss,
-            cross_entropy: parts.cross_entropy,
-            auxiliary: parts.auxiliary,
-            logits: parts.logits,
-            trained_on,
-            corrections,
-        })
+        let mut outputs = Vec::with_capacity(shards.len());
+        for (batch, range) in shards {
+            let trained_on = match &before {
+                Some(before) => before[range.clone()].to_vec(),
+                None => labels.labels_of(&batch.indices)?,
+            };
+            let label_tensor = label_tensor::<B>(&trained_on, device);
+            let parts = M::loss(config, heads, backbone, batch, label_tensor)?;
+            if let Some((running, model)) = &mut parallel {
+                running.settle(*model);
+            }
+            outputs.push((parts, trained_on, range.len()));
+        }
+        Ok(weighted_sum(outputs, global.len(), corrections))
+    }
+}
+
+/// The step's output from each shard's loss parts, labels and size: the losses weighted by
+/// the shards' shares of the global batch of `n` samples and summed (one shard covering the
+/// whole batch as it is).
+fn weighted_sum<B: AutodiffBackend>(
+    outputs: Vec<(LossParts<B>, Vec<usize>, usize)>,
+    n: usize,
+    corrections: usize,
+) -> StepOutput<B> {
+    let mut loss = Vec::new();
+    let (mut cross_entropy, mut auxiliary, mut logits) = (Vec::new(), Vec::new(), Vec::new());
+    let mut all_trained_on = Vec::new();
+    for (parts, trained_on, size) in outputs {
+        let share = size as f64 / n as f64;
+        let weigh = |t: Tensor<B, 1>| if size == n { t } else { t.mul_scalar(share) };
+        loss.push(weigh(parts.loss));
+        cross_entropy.push(weigh(parts.cross_entropy));
+        auxiliary.push(weigh(parts.auxiliary));
+        logits.push(parts.logits);
+        all_trained_on.extend(trained_on);
+    }
+    let sum = |mut parts: Vec<Tensor<B, 1>>| match parts.len() {
+        1 => parts.remove(0),
+        _ => Tensor::cat(parts, 0).sum(),
+    };
+    StepOutput {
+        loss: sum(loss),
+        cross_entropy: sum(cross_entropy),
+        auxiliary: sum(auxiliary),
+        logits: match logits.len() {
+            1 => logits.remove(0),
+            _ => Tensor::cat(logits, 0),
+        },
+        trained_on: all_trained_on,
+        corrections,
     }
 }
 

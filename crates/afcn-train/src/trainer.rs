@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     config::TrainConfig,
     data::{RunData, SharedDataset},
+    distributed::{DataParallel, RunningStats},
     metrics::{ConfusionMatrix, EpochMetrics},
     model::{FerModel, recorder},
     run_dir::RunDir,
@@ -60,6 +61,8 @@ pub struct Trainer<B: AutodiffBackend> {
     state: TrainerState,
     class_names: Vec<String>,
     interrupt: Option<Arc<AtomicBool>>,
+    /// The layout of a data-parallel run (`None`: one process, one shard).
+    parallel: Option<DataParallel>,
 }
 
 /// A run stopped by an interrupt (Ctrl-C) at a batch boundary; its last checkpoint is kept.
@@ -82,10 +85,35 @@ pub struct Interrupted {
 const MODEL_FILE: &str = "model.mpk";
 /// The optimizer's record in a checkpoint.
 const OPTIMIZER_FILE: &str = "optimizer.mpk";
+/// The trainer state in a checkpoint (JSON).
+const STATE_FILE: &str = "state.json";
 
 /// The bytes of a checkpoint file.
 fn read_record(path: &Path) -> anyhow::Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+}
+
+/// The files of a checkpoint directory, as read (rank 0 reads them and sends them to the
+/// other ranks of a data-parallel run).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// The model's record.
+    pub model: Vec<u8>,
+    /// The optimizer's record.
+    pub optimizer: Vec<u8>,
+    /// The trainer state (JSON).
+    pub state: Vec<u8>,
+}
+
+impl Checkpoint {
+    /// Reads the checkpoint directory `dir`.
+    pub fn read(dir: &Path) -> anyhow::Result<Self> {
+        Ok(Self {
+            model: read_record(&dir.join(MODEL_FILE))?,
+            optimizer: read_record(&dir.join(OPTIMIZER_FILE))?,
+            state: read_record(&dir.join(STATE_FILE))?,
+        })
+    }
 }
 
 impl<B: AutodiffBackend> Trainer<B> {
@@ -123,24 +151,58 @@ impl<B: AutodiffBackend> Trainer<B> {
             model,
             data,
             interrupt: None,
+            parallel: None,
         })
     }
 
     /// Continues from the checkpoint directory `dir`.
-    pub fn resume(mut self, dir: &Path) -> anyhow::Result<Self> {
-        let state = std::fs::read_to_string(dir.join("state.json"))
-            .with_context(|| format!("reading {}", dir.join("state.json").display()))?;
-        self.state = serde_json::from_str(&state)
-            .with_context(|| format!("parsing {}", dir.join("state.json").display()))?;
-        let model = read_record(&dir.join(MODEL_FILE))?;
-        let model = Recorder::<B>::load(&recorder(), model, &self.device)
-            .with_context(|| format!("decoding {}", dir.join(MODEL_FILE).display()))?;
+    pub fn resume(self, dir: &Path) -> anyhow::Result<Self> {
+        self.restore(Checkpoint::read(dir)?)
+            .with_context(|| format!("restoring the checkpoint {}", dir.display()))
+    }
+
+    /// Continues from `checkpoint`.
+    pub fn restore(mut self, checkpoint: Checkpoint) -> anyhow::Result<Self> {
+        self.state = serde_json::from_slice(&checkpoint.state)
+            .with_context(|| format!("parsing {STATE_FILE}"))?;
+        let model = Recorder::<B>::load(&recorder(), checkpoint.model, &self.device)
+            .with_context(|| format!("decoding {MODEL_FILE}"))?;
         self.model = self.model.load_record(model);
-        let optimizer = read_record(&dir.join(OPTIMIZER_FILE))?;
-        let optimizer = Recorder::<B>::load(&recorder(), optimizer, &self.device)
-            .with_context(|| format!("decoding {}", dir.join(OPTIMIZER_FILE).display()))?;
+        let optimizer = Recorder::<B>::load(&recorder(), checkpoint.optimizer, &self.device)
+            .with_context(|| format!("decoding {OPTIMIZER_FILE}"))?;
         self.optimizer = self.optimizer.load_record(optimizer);
         Ok(self)
+    }
+
+    /// Trains data-parallel with the layout `parallel`: this process computes its shards of
+    /// every global batch of `batch_size` samples.
+    ///
+    /// # Errors
+    /// The global batch leaves a shard fewer than 2 samples.
+    pub fn with_parallel(mut self, parallel: DataParallel) -> anyhow::Result<Self> {
+        anyhow::ensure!(
+            self.config.batch_size >= parallel.min_batch(),
+            "batch_size {} is the global batch of {} shards ({} rank(s) x {} shard(s) each) and \
+             leaves a shard fewer than 2 samples: use a batch of at least {}",
+            self.config.batch_size,
+            parallel.shards(),
+            parallel.ranks(),
+            parallel.shards_per_process(),
+            parallel.min_batch()
+        );
+        crate::distributed::initialize(&self.model);
+        self.parallel = Some(parallel);
+        Ok(self)
+    }
+
+    /// The layout of a data-parallel run (`None` for one process, one shard).
+    pub fn parallel(&self) -> Option<&DataParallel> {
+        self.parallel.as_ref()
+    }
+
+    /// Whether this process writes the run directory (the only one, or rank 0).
+    pub fn is_writer(&self) -> bool {
+        self.parallel.as_ref().is_none_or(DataParallel::is_writer)
     }
 
     /// Stops training at the next batch boundary once `flag` is set (by a signal handler),
@@ -180,8 +242,8 @@ impl<B: AutodiffBackend> Trainer<B> {
         &self.data
     }
 
-    /// Trains the remaining epochs, calling `after_epoch` (which writes the checkpoint) after
-    /// each.
+    /// Trains the remaining epochs, writing a checkpoint and calling `after_epoch` after each
+    /// (on the writing process only, see [`Trainer::is_writer`]).
     pub fn train(
         &mut self,
         run: &RunDir,
@@ -189,6 +251,12 @@ impl<B: AutodiffBackend> Trainer<B> {
     ) -> anyhow::Result<()> {
         while self.state.next_epoch < self.config.epochs {
             let metrics = self.epoch(self.state.next_epoch, run)?;
+            self.state.history.push(metrics);
+            self.state.next_epoch += 1;
+            if !self.is_writer() {
+                continue;
+            }
+            let metrics = &self.state.history[self.state.history.len() - 1];
             eprintln!(
                 "epoch {:>3}: loss {:.4}  train {:.2}%  test {:.2}%  corrections {}",
                 metrics.epoch,
@@ -197,8 +265,6 @@ impl<B: AutodiffBackend> Trainer<B> {
                 100.0 * metrics.test_accuracy,
                 metrics.corrections
             );
-            self.state.history.push(metrics);
-            self.state.next_epoch += 1;
             self.save_checkpoint(run)?;
             after_epoch(self)?;
         }
@@ -218,7 +284,7 @@ impl<B: AutodiffBackend> Trainer<B> {
             for (name, bytes) in [
                 (MODEL_FILE, &model),
                 (OPTIMIZER_FILE, &optimizer),
-                ("state.json", &state),
+                (STATE_FILE, &state),
             ] {
                 let path = dir.join(name);
                 std::fs::write(&path, bytes)
@@ -236,18 +302,20 @@ impl<B: AutodiffBackend> Trainer<B> {
         let order = afcn_data::epoch_order(self.data.train.len(), config.seed, epoch);
         let batches: Vec<&[usize]> = order
             .chunks(config.batch_size)
-            .filter(|chunk| chunk.len() >= 2)
+            .filter(|chunk| chunk.len() >= self.parallel.as_ref().map_or(2, |p| p.min_batch()))
             .collect();
         let bar = progress_bar(batches.len() as u64, &format!("epoch {epoch}"));
         let (mut loss_sum, mut ce_sum, mut aux_sum) = (0.0, 0.0, 0.0);
         let (mut correct, mut clean_correct, mut seen, mut corrections) = (0u64, 0u64, 0u64, 0);
         let mut skipped = 0;
+        let parallel = self.parallel.as_ref();
         for (b, indices) in batches.iter().enumerate() {
-            if self
+            let interrupted = self
                 .interrupt
                 .as_ref()
-                .is_some_and(|f| f.load(Ordering::SeqCst))
-            {
+                .is_some_and(|f| f.load(Ordering::SeqCst));
+            // Every rank stops at the same batch.
+            if parallel.map_or(interrupted, |p| p.any(interrupted)) {
                 bar.finish_and_clear();
                 return Err(Interrupted {
                     epoch,
@@ -260,10 +328,18 @@ impl<B: AutodiffBackend> Trainer<B> {
                 config,
                 labels: &mut self.state.labels,
             };
-            let out = step.run(&self.model, &self.data.train, indices, epoch, &self.device)?;
+            let mut running = parallel.map(|p| RunningStats::begin(p, &self.model));
+            let out = step.run(
+                &self.model,
+                &self.data.train,
+                indices,
+                epoch,
+                &self.device,
+                running.as_mut(),
+            )?;
             // Two reads from the device per step: the loss and its parts here (the finite
             // check must come before the update), the predictions after it.
-            let parts: Vec<f64> = Tensor::cat(
+            let mut parts: Vec<f64> = Tensor::cat(
                 vec![
                     out.loss.clone().inner(),
                     out.cross_entropy.inner(),
@@ -275,6 +351,10 @@ impl<B: AutodiffBackend> Trainer<B> {
             .iter::<f32>()
             .map(f64::from)
             .collect();
+            // The global batch's loss: every rank sees the same, and decides the same.
+            if let Some(p) = parallel {
+                p.sum(&mut parts);
+            }
             let [loss, cross_entropy, auxiliary] = parts[..] else {
                 anyhow::bail!("a step's loss, cross-entropy and auxiliary term are 3 scalars")
             };
@@ -285,25 +365,35 @@ impl<B: AutodiffBackend> Trainer<B> {
                      the last good checkpoint is kept (`skip_nonfinite = true` skips such \
                      batches instead)"
                 );
+                // The shards' forward passes moved the running statistics: every rank keeps
+                // their mean, as after a step.
+                if let (Some(p), Some(running)) = (parallel, running) {
+                    p.average_running(&self.model, running);
+                }
                 skipped += 1;
                 bar.inc(1);
                 continue;
             }
             let head_lr = lr * config.method.head_lr_factor(&config.methods);
+            let mut grads = out.loss.backward();
+            if let (Some(p), Some(running)) = (parallel, running) {
+                p.reduce(&self.model, &mut grads, running);
+            }
             self.model = update(
                 &mut self.optimizer,
                 self.model.clone(),
-                out.loss.backward(),
+                grads,
                 [lr, head_lr],
             );
 
             let predicted: Vec<i64> = out.logits.argmax(1).into_data().iter::<i64>().collect();
             let clean = clean_labels(&self.state.labels);
-            for ((&p, &i), &label) in predicted.iter().zip(indices.iter()).zip(&out.trained_on) {
+            let mine = &indices[parallel.map_or(0..indices.len(), |p| p.local_span(indices.len()))];
+            for ((&p, &i), &label) in predicted.iter().zip(mine).zip(&out.trained_on) {
                 correct += u64::from(p as usize == label);
                 clean_correct += u64::from(p as usize == clean[i]);
             }
-            seen += indices.len() as u64;
+            seen += mine.len() as u64;
             loss_sum += loss;
             ce_sum += cross_entropy;
             aux_sum += auxiliary;
@@ -312,7 +402,21 @@ impl<B: AutodiffBackend> Trainer<B> {
             bar.inc(1);
         }
         bar.finish_and_clear();
-        let confusion = self.evaluate(&self.data.test)?;
+        let confusion = match parallel {
+            None => self.evaluate(&self.data.test)?,
+            Some(p) => {
+                let mut counts = [correct, clean_correct, seen].map(|c| c as f64);
+                p.sum(&mut counts);
+                [correct, clean_correct, seen] = counts.map(|c| c as u64);
+                p.evaluate(
+                    &self.model.valid(),
+                    &self.data.test,
+                    config.augment.image_size,
+                    EVAL_BATCH,
+                    &self.device,
+                )?
+            }
+        };
         let steps = (batches.len() - skipped).max(1) as f64;
         let quality = self.state.labels.quality();
         let current = self.state.labels.current();
@@ -379,8 +483,19 @@ pub fn predict_split<B: Backend>(
     size: u32,
     device: &B::Device,
 ) -> anyhow::Result<Vec<Prediction>> {
-    let mut predictions = Vec::with_capacity(dataset.len());
     let indices: Vec<usize> = (0..dataset.len()).collect();
+    predict_samples(model, dataset, &indices, size, device)
+}
+
+/// The prediction of `model` for the samples `indices` of `dataset`, at input side `size`.
+pub fn predict_samples<B: Backend>(
+    model: &FerModel<B>,
+    dataset: &SharedDataset,
+    indices: &[usize],
+    size: u32,
+    device: &B::Device,
+) -> anyhow::Result<Vec<Prediction>> {
+    let mut predictions = Vec::with_capacity(indices.len());
     for chunk in indices.chunks(EVAL_BATCH) {
         let batch = afcn_data::eval_batch::<B, _>(dataset.as_ref(), chunk, size, device)?;
         let probabilities = burn::tensor::activation::softmax(model.logits(batch.images), 1);

@@ -1,6 +1,7 @@
 //! `afcn train`: trains a method on a dataset and writes a run directory.
 
 use std::path::PathBuf;
+use std::rc::Rc;
 use std::sync::{Arc, atomic::AtomicBool};
 
 use afcn_backbone::Arch;
@@ -9,13 +10,14 @@ use burn::tensor::backend::AutodiffBackend;
 use signal_hook::consts::{SIGINT, SIGTERM};
 
 use crate::{
-    backend::{BackendKind, BackendTask, run_on},
+    backend::{BackendKind, BackendTask, run_on_device},
     config::{DatasetKind, Preset, TrainConfig},
     data,
+    distributed::{self, Collective, DataParallel},
     methods::MethodKind,
     report,
     run_dir::{RunDir, names},
-    trainer::Trainer,
+    trainer::{Checkpoint, Trainer},
 };
 
 /// Arguments of `afcn train`. Flags override the configuration file, which overrides the
@@ -71,6 +73,11 @@ pub struct Args {
     /// Also print the full configuration at the start (it is always saved as `config.toml`).
     #[arg(long)]
     pub verbose: bool,
+    /// The device number on the backend (a CUDA device, WGPU's discrete GPU); by default the
+    /// local rank under an MPI launcher (`OMPI_COMM_WORLD_LOCAL_RANK`, `SLURM_LOCALID`), else
+    /// the backend's default device.
+    #[arg(long)]
+    pub device: Option<usize>,
 }
 
 impl Args {
@@ -128,7 +135,9 @@ impl Args {
     }
 }
 
-/// Runs `afcn train`.
+/// Runs `afcn train`: in one process, or as one rank of an MPI job (`mpirun -np N afcn
+/// train ...`), where rank 0 alone resolves the configuration, locks and writes the run
+/// directory, and an error on any rank ends the whole job.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let start = match &args.resume {
         Some(dir) => Start::Resume(dir.clone()),
@@ -161,6 +170,36 @@ pub enum Start {
 pub fn execute(start: Start, verbose: bool) -> anyhow::Result<()> {
     // Installed before anything is written, so that a Ctrl-C at any point is ours.
     let interrupt = interrupt_flag()?;
+    let collective = distributed::collective()?;
+    if collective.ranks() == 1 {
+        return run_rank(args, interrupt, collective);
+    }
+    let rank = collective.rank();
+    match run_rank(args, interrupt, Rc::clone(&collective)) {
+        Err(e) if !e.is::<crate::trainer::Interrupted>() => {
+            // The other ranks may wait in a collective call for this one: end them all.
+            eprintln!("afcn: rank {rank} of {}: error: {e:#}", collective.ranks());
+            collective.abort(1)
+        }
+        outcome => outcome,
+    }
+}
+
+/// [`run`] on one rank of `collective`.
+fn run_rank(
+    args: Args,
+    interrupt: Arc<AtomicBool>,
+    collective: Rc<dyn Collective>,
+) -> anyhow::Result<()> {
+    let parallel = DataParallel::new(Rc::clone(&collective), 1);
+    if !parallel.is_writer() {
+        let path = PathBuf::from(parallel.broadcast_text(String::new())?);
+        let text = parallel.broadcast_text(String::new())?;
+        let config = TrainConfig::from_toml_str(&text, &TrainConfig::default())
+            .map_err(|e| anyhow::anyhow!("the configuration from rank 0: {e}"))?;
+        let run = RunDir::create(&path)?;
+        return train_on(&args, config, run, interrupt, collective);
+    }
     // Held until the run ends: no other process trains into the same directory meanwhile.
     let lock;
     let (config, run) = match start {
@@ -193,21 +232,51 @@ pub fn execute(start: Start, verbose: bool) -> anyhow::Result<()> {
     if verbose {
         eprintln!("{}", config.to_toml());
     }
-    let outcome = run_on(
-        config.backend,
-        TrainTask {
-            config,
-            run,
-            interrupt,
-        },
-    )?;
+    if parallel.ranks() > 1 {
+        parallel.broadcast_text(run.path().display().to_string())?;
+        parallel.broadcast_text(config.to_toml())?;
+    }
+    let outcome = train_on(&args, config, run, interrupt, collective);
     drop(lock);
     outcome
 }
 
+/// Trains `config` into `run` on this process's device.
+fn train_on(
+    args: &Args,
+    config: TrainConfig,
+    run: RunDir,
+    interrupt: Arc<AtomicBool>,
+    collective: Rc<dyn Collective>,
+) -> anyhow::Result<()> {
+    let parallel = (collective.ranks() > 1 || config.shards_per_process > 1)
+        .then(|| DataParallel::new(collective, config.shards_per_process));
+    let device = args.device.or_else(|| {
+        parallel
+            .as_ref()
+            .filter(|p| p.ranks() > 1)
+            .and_then(|_| distributed::local_rank())
+    });
+    run_on_device(
+        config.backend,
+        device,
+        TrainTask {
+            config,
+            run,
+            interrupt,
+            parallel,
+        },
+    )?
+}
+
 /// What a person needs to know at the start of a run, in a few lines: the method, the data
 /// and its size, the network, the schedule, the noise, the backend and where it all goes.
-fn summary(config: &TrainConfig, data: &data::RunData, run: &RunDir) -> String {
+fn summary(
+    config: &TrainConfig,
+    data: &data::RunData,
+    run: &RunDir,
+    parallel: Option<&DataParallel>,
+) -> String {
     let noise = match &data.noise {
         Some(noise) => format!(
             "{} {:.0}% asked, {} of {} training labels changed ({:.1}%)",
@@ -219,11 +288,13 @@ fn summary(config: &TrainConfig, data: &data::RunData, run: &RunDir) -> String {
         ),
         None => "none injected".into(),
     };
+    let parallel = parallel.map_or(String::new(), |p| format!("  parallel  {}\n", p.describe()));
     format!(
         "training {method} on {dataset}: {train} train / {test} test images, {classes} classes\n\
          \x20 network   {arch} at {size} px, {epochs} epochs of batch {batch}, seed {seed}\n\
          \x20 noise     {noise}\n\
          \x20 backend   {backend}\n\
+         {parallel}\
          \x20 run       {dir} (full configuration in {config_file})\n",
         method = config.method,
         dataset = config.data.dataset,
@@ -271,6 +342,7 @@ struct TrainTask {
     config: TrainConfig,
     run: RunDir,
     interrupt: Arc<AtomicBool>,
+    parallel: Option<DataParallel>,
 }
 
 impl BackendTask for TrainTask {
@@ -281,13 +353,41 @@ impl BackendTask for TrainTask {
             config,
             run,
             interrupt,
+            parallel,
         } = self;
         let data = data::open(&config.data).context("opening the dataset")?;
-        eprint!("{}", summary(&config, &data, &run));
+        let device_name = format!("{device:?}");
         let mut trainer = Trainer::<B>::new(config, data, device)?.with_interrupt(interrupt);
-        if let Some(checkpoint) = run.latest_checkpoint()? {
-            eprintln!("resuming from {}", checkpoint.display());
-            trainer = trainer.resume(&checkpoint)?;
+        let parallel = parallel.map(|p| p.with_devices(&device_name));
+        let writer = parallel.as_ref().is_none_or(DataParallel::is_writer);
+        if writer {
+            eprint!(
+                "{}",
+                summary(trainer.config(), trainer.data(), &run, parallel.as_ref())
+            );
+        }
+        // Rank 0 reads the latest checkpoint and sends it to the other ranks.
+        let latest = if writer {
+            run.latest_checkpoint()?
+        } else {
+            None
+        };
+        if let Some(dir) = &latest {
+            eprintln!("resuming from {}", dir.display());
+        }
+        let checkpoint = latest.map(|dir| Checkpoint::read(&dir)).transpose()?;
+        let checkpoint = match &parallel {
+            Some(p) => p.broadcast_checkpoint(checkpoint),
+            None => checkpoint,
+        };
+        if let Some(checkpoint) = checkpoint {
+            trainer = trainer.restore(checkpoint)?;
+        }
+        if let Some(p) = parallel {
+            trainer = trainer.with_parallel(p)?;
+        }
+        if !writer {
+            return trainer.train(&run, |_| Ok(()));
         }
         trainer.train(&run, |trainer| {
             report::write_metrics(&run, trainer.history())
@@ -311,7 +411,7 @@ mod tests {
         let data = data::open(&config.data).unwrap();
         let tmp = tempfile::tempdir().unwrap();
         let run = RunDir::create(tmp.path()).unwrap();
-        let text = summary(&config, &data, &run);
+        let text = summary(&config, &data, &run, None);
         assert_eq!(text.lines().count(), 5, "{text}");
         assert!(
             text.starts_with("training afcn on synthfer: 40 train / 10 test images, 7 classes\n"),
