@@ -51,7 +51,10 @@ fn pretraining_writes_a_backbone_that_fine_tuning_loads() {
     );
     let report = std::fs::read_to_string(run.join("report.md")).unwrap();
     assert!(report.contains("backbone.safetensors"), "{report}");
-    assert!(report.contains("Identity accuracy on held-out renders"), "{report}");
+    assert!(
+        report.contains("Identity accuracy on held-out renders"),
+        "{report}"
+    );
 
     // Made once: a second call with --reuse keeps the run; without it, the run is refused.
     let again = ok(afcn(args.iter().copied().chain(["--reuse".as_ref()])));

@@ -127,7 +127,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
         }
     };
-    execute(start, args.verbose)?;
+    execute(start, args.verbose, None)?;
     eprintln!(
         "face-pretrained backbone: {} (afcn train --weights)",
         out.join(names::BACKBONE).display()

@@ -150,7 +150,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
         }
     };
-    execute(start, args.verbose)
+    execute(start, args.verbose, args.device)
 }
 
 /// How a run starts.
@@ -166,16 +166,18 @@ pub enum Start {
     Resume(PathBuf),
 }
 
-/// Trains a run to its end and writes its outputs: what `afcn train` and `afcn pretrain` do.
-pub fn execute(start: Start, verbose: bool) -> anyhow::Result<()> {
+/// Trains a run to its end and writes its outputs: what `afcn train` and `afcn pretrain` do,
+/// in one process or as one rank of an MPI job, on `device` (by default the first, or the
+/// local rank under a launcher).
+pub fn execute(start: Start, verbose: bool, device: Option<usize>) -> anyhow::Result<()> {
     // Installed before anything is written, so that a Ctrl-C at any point is ours.
     let interrupt = interrupt_flag()?;
     let collective = distributed::collective()?;
     if collective.ranks() == 1 {
-        return run_rank(args, interrupt, collective);
+        return run_rank(start, verbose, device, interrupt, collective);
     }
     let rank = collective.rank();
-    match run_rank(args, interrupt, Rc::clone(&collective)) {
+    match run_rank(start, verbose, device, interrupt, Rc::clone(&collective)) {
         Err(e) if !e.is::<crate::trainer::Interrupted>() => {
             // The other ranks may wait in a collective call for this one: end them all.
             eprintln!("afcn: rank {rank} of {}: error: {e:#}", collective.ranks());
@@ -185,9 +187,11 @@ pub fn execute(start: Start, verbose: bool) -> anyhow::Result<()> {
     }
 }
 
-/// [`run`] on one rank of `collective`.
+/// [`execute`] on one rank of `collective`: rank 0 alone reads `start`.
 fn run_rank(
-    args: Args,
+    start: Start,
+    verbose: bool,
+    device: Option<usize>,
     interrupt: Arc<AtomicBool>,
     collective: Rc<dyn Collective>,
 ) -> anyhow::Result<()> {
@@ -198,7 +202,7 @@ fn run_rank(
         let config = TrainConfig::from_toml_str(&text, &TrainConfig::default())
             .map_err(|e| anyhow::anyhow!("the configuration from rank 0: {e}"))?;
         let run = RunDir::create(&path)?;
-        return train_on(&args, config, run, interrupt, collective);
+        return train_on(device, config, run, interrupt, collective);
     }
     // Held until the run ends: no other process trains into the same directory meanwhile.
     let lock;
@@ -236,14 +240,14 @@ fn run_rank(
         parallel.broadcast_text(run.path().display().to_string())?;
         parallel.broadcast_text(config.to_toml())?;
     }
-    let outcome = train_on(&args, config, run, interrupt, collective);
+    let outcome = train_on(device, config, run, interrupt, collective);
     drop(lock);
     outcome
 }
 
 /// Trains `config` into `run` on this process's device.
 fn train_on(
-    args: &Args,
+    device: Option<usize>,
     config: TrainConfig,
     run: RunDir,
     interrupt: Arc<AtomicBool>,
@@ -251,7 +255,7 @@ fn train_on(
 ) -> anyhow::Result<()> {
     let parallel = (collective.ranks() > 1 || config.shards_per_process > 1)
         .then(|| DataParallel::new(collective, config.shards_per_process));
-    let device = args.device.or_else(|| {
+    let device = device.or_else(|| {
         parallel
             .as_ref()
             .filter(|p| p.ranks() > 1)
