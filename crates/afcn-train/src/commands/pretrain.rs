@@ -106,15 +106,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         None => {
             let config = args.config()?;
             let out = args.out.clone().unwrap_or_else(|| default_run_dir(&config));
-            if args.reuse && RunDir::create(&out)?.is_complete() {
-                eprintln!(
-                    "reusing the face-pretrained backbone {} (remove {} to pretrain again)",
-                    out.join(names::BACKBONE).display(),
-                    out.display()
-                );
-                return Ok(());
-            }
-            if args.reuse && out.join(names::LATEST).exists() {
+            let kept = if args.reuse {
+                let run = RunDir::create(&out)?;
+                if run.is_complete() {
+                    eprintln!(
+                        "reusing the face-pretrained backbone {} (remove {} to pretrain again)",
+                        out.join(names::BACKBONE).display(),
+                        out.display()
+                    );
+                    return Ok(());
+                }
+                run.latest_checkpoint()?.is_some()
+            } else {
+                false
+            };
+            if kept {
                 (Start::Resume(out.clone()), out)
             } else {
                 (
