@@ -9,7 +9,9 @@
 //!
 //! Every run has its own directory under `--out`; a run already complete (its `COMPLETE`
 //! marker) is reused, and one with a checkpoint is resumed, so an interrupted reproduce
-//! continues where it stopped.
+//! continues where it stopped. The ablation's full row is the comparison's AFCN run
+//! (`comparison/afcn-noise<N>-seed<S>`): run both studies into the same `--out` and it is
+//! trained once.
 
 use std::{
     collections::BTreeMap,
@@ -108,13 +110,15 @@ pub fn plan(flags: &ReproduceFlags) -> Vec<Cell> {
                     }
                 }
             } else if flags.ablation {
+                // The full row is the comparison's AFCN run (same arguments, same directory):
+                // whichever study runs first makes it, and the other reuses it.
                 push(
                     String::new(),
                     "AFCN (full)".into(),
                     percent(noise),
                     "afcn",
                     None,
-                    "ablation/full".into(),
+                    "comparison/afcn".into(),
                 );
                 for switch in SWITCHES {
                     push(
@@ -524,6 +528,23 @@ mod tests {
         assert_eq!(cells.len(), 6);
         assert!(cells.iter().all(|c| c.method == "afcn" && c.noise == 0.3));
         assert_eq!(cells[0].afcn, None);
+        let comparison = plan(&flags(&[
+            "--seeds",
+            "1",
+            "--noise",
+            "0.3",
+            "--methods",
+            "afcn",
+        ]));
+        assert_eq!(
+            (&cells[0].method, &cells[0].dir, &cells[0].afcn),
+            (
+                &comparison[0].method,
+                &comparison[0].dir,
+                &comparison[0].afcn
+            ),
+            "the full row is the comparison's AFCN run"
+        );
         for (cell, switch) in cells[1..].iter().zip(SWITCHES) {
             assert_eq!(
                 cell.afcn.as_deref(),
