@@ -64,6 +64,18 @@ fn pretraining_writes_a_backbone_that_fine_tuning_loads() {
     );
     let refused = failure(&afcn(args));
     assert!(refused.contains("already holds a run"), "{refused}");
+    // A run of another configuration is not taken for the one asked.
+    let other = failure(&afcn(args.iter().copied().chain([
+        "--reuse".as_ref(),
+        "--epochs".as_ref(),
+        "3".as_ref(),
+    ])));
+    assert!(
+        other.contains(
+            "holds a pretraining run of another configuration (epochs = 3 (the run has 2)"
+        ),
+        "{other}"
+    );
 
     // Fine-tuning from it: every backbone tensor applied, the 5-way classifier re-created.
     let tuned = dir.path().join("tuned");

@@ -12,6 +12,7 @@
 use std::path::PathBuf;
 
 use afcn_backbone::Arch;
+use anyhow::bail;
 
 use crate::{
     backend::BackendKind,
@@ -34,7 +35,7 @@ pub struct Args {
     /// Number of people to tell apart. Default: 300.
     #[arg(long)]
     pub identities: Option<usize>,
-    /// Number of epochs. Default: 10.
+    /// Number of epochs. Default: 20.
     #[arg(long)]
     pub epochs: Option<usize>,
     /// Images per batch. Default: 64.
@@ -99,6 +100,41 @@ pub fn default_run_dir(config: &TrainConfig) -> PathBuf {
     PathBuf::from("runs").join(format!("pretrain-{}-seed{}", config.arch, config.seed))
 }
 
+/// The keys whose values differ between the configuration `asked` and the one a run `held`,
+/// each as `key = asked (the run has held)`, with dotted keys (`data.identities.identities`).
+fn differing_keys(asked: &TrainConfig, held: &TrainConfig) -> Vec<String> {
+    let (mut asked_keys, mut held_keys) = (Vec::new(), Vec::new());
+    flatten("", &toml_value(asked), &mut asked_keys);
+    flatten("", &toml_value(held), &mut held_keys);
+    asked_keys
+        .into_iter()
+        .filter_map(|(key, value)| {
+            let theirs = held_keys.iter().find(|(k, _)| *k == key).map(|(_, v)| v);
+            (theirs != Some(&value)).then(|| {
+                let theirs = theirs.map_or("none", String::as_str);
+                format!("{key} = {value} (the run has {theirs})")
+            })
+        })
+        .collect()
+}
+
+/// A configuration as a TOML value.
+fn toml_value(config: &TrainConfig) -> toml::Value {
+    toml::Value::try_from(config).expect("a TrainConfig always serialises")
+}
+
+/// The leaves of a TOML value as (dotted key, value) pairs.
+fn flatten(prefix: &str, value: &toml::Value, out: &mut Vec<(String, String)>) {
+    match value {
+        toml::Value::Table(table) => {
+            for (key, value) in table {
+                flatten(&format!("{prefix}{key}."), value, out);
+            }
+        }
+        leaf => out.push((prefix.trim_end_matches('.').to_owned(), leaf.to_string())),
+    }
+}
+
 /// Runs `afcn pretrain`.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let (start, out) = match &args.resume {
@@ -108,6 +144,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             let out = args.out.clone().unwrap_or_else(|| default_run_dir(&config));
             let kept = if args.reuse {
                 let run = RunDir::create(&out)?;
+                let config_file = run.join(names::CONFIG);
+                if config_file.exists() {
+                    let mut held =
+                        TrainConfig::from_toml_file(&config_file, &TrainConfig::default())?;
+                    held.backend = config.backend;
+                    let differences = differing_keys(&config, &held);
+                    if !differences.is_empty() {
+                        bail!(
+                            "{} holds a pretraining run of another configuration ({}): remove it \
+                             to pretrain again, or pass --out DIR",
+                            out.display(),
+                            differences.join("; ")
+                        );
+                    }
+                }
                 if run.is_complete() {
                     eprintln!(
                         "reusing the face-pretrained backbone {} (remove {} to pretrain again)",
