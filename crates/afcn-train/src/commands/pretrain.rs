@@ -106,13 +106,23 @@ fn differing_keys(asked: &TrainConfig, held: &TrainConfig) -> Vec<String> {
     let (mut asked_keys, mut held_keys) = (Vec::new(), Vec::new());
     flatten("", &toml_value(asked), &mut asked_keys);
     flatten("", &toml_value(held), &mut held_keys);
-    asked_keys
-        .into_iter()
-        .filter_map(|(key, value)| {
-            let theirs = held_keys.iter().find(|(k, _)| *k == key).map(|(_, v)| v);
-            (theirs != Some(&value)).then(|| {
-                let theirs = theirs.map_or("none", String::as_str);
-                format!("{key} = {value} (the run has {theirs})")
+    let value_of = |keys: &[(String, String)], key: &str| {
+        keys.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+    };
+    // A key set on one side only (an optional value such as `weights`) differs too.
+    let mut keys: Vec<&String> = asked_keys.iter().map(|(k, _)| k).collect();
+    for (key, _) in &held_keys {
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    keys.into_iter()
+        .filter_map(|key| {
+            let (ours, theirs) = (value_of(&asked_keys, key), value_of(&held_keys, key));
+            (ours != theirs).then(|| {
+                let none = || "none".to_owned();
+                let (ours, theirs) = (ours.unwrap_or_else(none), theirs.unwrap_or_else(none));
+                format!("{key} = {ours} (the run has {theirs})")
             })
         })
         .collect()
@@ -207,5 +217,22 @@ mod tests {
         let backbone = default_run_dir(&config).join(names::BACKBONE);
         assert_eq!(backbone, PathBuf::from(PRETRAINED_BACKBONE));
         assert_eq!(Preset::SynthferPretrained.config().weights, Some(backbone),);
+    }
+
+    #[test]
+    fn differing_keys_name_both_sides_and_keys_set_on_one_side_only() {
+        let asked = Preset::Pretrain.config();
+        assert!(differing_keys(&asked, &asked).is_empty());
+        let mut held = asked.clone().with_epochs(10);
+        held.weights = Some(PathBuf::from("old.safetensors"));
+        let differences = differing_keys(&asked, &held);
+        assert!(
+            differences.contains(&"epochs = 20 (the run has 10)".to_owned()),
+            "{differences:?}"
+        );
+        assert!(
+            differences.contains(&"weights = none (the run has \"old.safetensors\")".to_owned()),
+            "{differences:?}"
+        );
     }
 }
