@@ -506,16 +506,15 @@ fn the_review_page_decides_by_keyboard_and_exports_the_corrected_list() {
     // A reloaded page keeps its decisions (the browser's storage); a new session forgets the
     // saved review, imports the decisions and exports the same file again. (The old page is
     // marked, so that each wait sees the reloaded one.)
-    browser.eval(&session, "window.before = true; location.reload(); true");
+    browser.eval(&session, "window.before = true");
+    browser.reload(&session);
     browser.wait_for(
         &session,
         "!window.before && document.body && document.body.dataset.ready === 'true'",
     );
     assert_eq!(browser.eval(&session, "decisions.size"), 3);
-    browser.eval(
-        &session,
-        "localStorage.clear(); window.before = true; location.reload(); true",
-    );
+    browser.eval(&session, "localStorage.clear(); window.before = true");
+    browser.reload(&session);
     browser.wait_for(
         &session,
         "!window.before && document.body && document.body.dataset.ready === 'true'",

@@ -106,6 +106,17 @@ impl Browser {
 
     /// Calls `method` (on the page `session`, or the browser) and returns its result.
     pub fn call(&mut self, session: Option<&str>, method: &str, params: Value) -> Value {
+        self.try_call(session, method, params)
+            .unwrap_or_else(|error| panic!("{method}: {error}"))
+    }
+
+    /// Calls `method` and returns its result, or the error the browser answered with.
+    fn try_call(
+        &mut self,
+        session: Option<&str>,
+        method: &str,
+        params: Value,
+    ) -> Result<Value, Value> {
         self.next_id += 1;
         let id = self.next_id;
         let mut message = json!({ "id": id, "method": method, "params": params });
@@ -124,8 +135,11 @@ impl Browser {
             };
             let answer: Value = serde_json::from_str(&text).expect("protocol JSON");
             if answer["id"] == json!(id) {
-                assert!(answer["error"].is_null(), "{method}: {}", answer["error"]);
-                return answer["result"].clone();
+                return if answer["error"].is_null() {
+                    Ok(answer["result"].clone())
+                } else {
+                    Err(answer["error"].clone())
+                };
             }
         }
     }
@@ -146,11 +160,7 @@ impl Browser {
 
     /// The value of the JavaScript expression `expression` in the page.
     pub fn eval(&mut self, session: &str, expression: &str) -> Value {
-        let result = self.call(
-            Some(session),
-            "Runtime.evaluate",
-            json!({ "expression": expression, "returnByValue": true, "awaitPromise": true }),
-        );
+        let result = self.call(Some(session), "Runtime.evaluate", evaluate(expression));
         assert!(
             result["exceptionDetails"].is_null(),
             "{expression}: {}",
@@ -159,13 +169,23 @@ impl Browser {
         result["result"]["value"].clone()
     }
 
-    /// Waits until `expression` is true in the page.
+    /// Waits until `expression` is true in the page. A page that is navigating answers with
+    /// an error ("Inspected target navigated or closed") or has no document yet: not yet true.
     pub fn wait_for(&mut self, session: &str, expression: &str) {
         let start = Instant::now();
-        while self.eval(session, expression) != json!(true) {
+        loop {
+            let answer = self.try_call(Some(session), "Runtime.evaluate", evaluate(expression));
+            if answer.is_ok_and(|result| result["result"]["value"] == json!(true)) {
+                return;
+            }
             assert!(start.elapsed() < TIMEOUT, "never true: {expression}");
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Reloads the page; `wait_for` then sees the new one.
+    pub fn reload(&mut self, session: &str) {
+        self.call(Some(session), "Page.reload", json!({}));
     }
 
     /// Presses and releases the key `key` (a character: `a`, `3`).
@@ -189,6 +209,11 @@ impl Browser {
             json!({ "behavior": "allow", "downloadPath": dir.display().to_string() }),
         );
     }
+}
+
+/// The parameters of `Runtime.evaluate` for `expression`, its value returned as JSON.
+fn evaluate(expression: &str) -> Value {
+    json!({ "expression": expression, "returnByValue": true, "awaitPromise": true })
 }
 
 /// The text of the file `name` once chromium has finished downloading it into `dir`.
