@@ -1,7 +1,8 @@
 //! `afcn eval` on the weights of a tiny SynthFER run: it scores the run's test split exactly as
 //! the run's own `confusion.json` does; and the run's pictures (curves, confusion heat map,
 //! Grad-CAM panels, the grids of confidently wrong test images and of wrong corrections) exist,
-//! are PNGs of the expected size and are linked from `report.md`.
+//! are PNGs of the expected size and are linked from `report.md`. A RUL run is scored, and
+//! `afcn predict` classifies, with the run's own heads.
 
 mod support;
 
@@ -10,6 +11,11 @@ use std::{
     process::Output,
 };
 
+use afcn_data::image_to_tensor;
+use afcn_train::{
+    commands::model_args::load_fer_model,
+    config::{Preset, TrainConfig},
+};
 use support::{failure, success, tiny_config, train_command};
 
 /// An explanation panel: three 224-pixel tiles with gaps, under a caption strip.
@@ -147,7 +153,7 @@ fn eval_refuses_a_dataset_without_its_root_and_missing_weights() {
 }
 
 #[test]
-fn a_rul_run_is_scored_with_its_own_heads() {
+fn a_rul_run_is_scored_and_predicted_with_its_own_heads() {
     let tmp = tempfile::tempdir().unwrap();
     let run = tmp.path().join("rul");
     let toml = "method = \"rul\"\nepochs = 1\nbatch_size = 16\noverlays = 0\n\
@@ -169,7 +175,67 @@ fn a_rul_run_is_scored_with_its_own_heads() {
             .unwrap();
     assert_eq!(result["counts"], reported["counts"]);
 
+    // predict with the run's config classifies as the run does: the logits are those of the
+    // model with its heads, not of the backbone's own (untrained) classifier.
+    let face = tmp.path().join("face.png");
+    support::image(64, 3).save(&face).unwrap();
+    let (weights_arg, face_arg) = (weights.to_str().unwrap(), face.to_str().unwrap());
+    let predicted = |rest: &[&str]| -> Vec<f32> {
+        let args = [
+            &["predict", "--weights", weights_arg, "--json"],
+            rest,
+            &[face_arg],
+        ];
+        let stdout = success(&support::afcn(args.concat()));
+        let line: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        serde_json::from_value(line["logits"].clone()).unwrap()
+    };
+    let device = Default::default();
+    let trained =
+        TrainConfig::from_toml_file(&run.join("config.toml"), &Preset::Synthfer.config()).unwrap();
+    let model = load_fer_model::<support::B>(
+        &weights,
+        (trained.method, &trained.methods),
+        trained.arch,
+        (7, "synthfer"),
+        64,
+        &device,
+    )
+    .unwrap();
+    let input = image_to_tensor(&support::image(64, 3), 64, &device).unsqueeze::<4>();
+    let expected: Vec<f32> = model.logits(input).into_data().to_vec().unwrap();
+    let with_heads = predicted(&["--config", config]);
+    let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(a, b)| (a - b).abs() <= 1e-4);
+    assert!(
+        close(&with_heads, &expected),
+        "{with_heads:?} vs {expected:?}"
+    );
+    let backbone_only = predicted(&["--arch", "resnet-narrow", "--size", "64"]);
+    assert!(!close(&backbone_only, &expected), "{backbone_only:?}");
+    // explain covers the backbone's classifier only, so it refuses the run.
+    let stderr = failure(&support::afcn([
+        "explain",
+        "--weights",
+        weights_arg,
+        "--config",
+        config,
+        face_arg,
+    ]));
+    assert!(
+        stderr.contains("a rul run classifies with its method's heads"),
+        "{stderr}"
+    );
+
     std::fs::remove_file(run.join("heads.mpk")).unwrap();
     let stderr = failure(&eval(&weights, &["--config", config]));
+    assert!(stderr.contains("heads.mpk"), "{stderr}");
+    let stderr = failure(&support::afcn([
+        "predict",
+        "--weights",
+        weights_arg,
+        "--config",
+        config,
+        face_arg,
+    ]));
     assert!(stderr.contains("heads.mpk"), "{stderr}");
 }

@@ -26,7 +26,10 @@ use burn::{
 
 use crate::{
     backend::{BackendTask, run_on},
-    commands::{model_args::ModelArgs, predict::default_names},
+    commands::{
+        model_args::{ModelArgs, Network},
+        predict::default_names,
+    },
     plots,
 };
 
@@ -86,26 +89,36 @@ pub struct Args {
 /// Explains the image and writes the overlay (and the dumps); prints one line saying what was
 /// explained and where it went.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let num_classes = args.model.num_classes("explain")?;
-    if let Some(class) = args.class.filter(|&class| class >= num_classes) {
-        bail!("--class {class} is out of range: the classifier has {num_classes} outputs");
+    let network = args.model.network("explain")?;
+    if !network.method.backbone_inference() {
+        bail!(
+            "a {} run classifies with its method's heads, and explain covers the backbone's \
+             classifier only (its explanation would not be the run's)",
+            network.method
+        );
+    }
+    if let Some(class) = args.class.filter(|&class| class >= network.classes) {
+        bail!(
+            "--class {class} is out of range: the classifier has {} outputs",
+            network.classes
+        );
     }
     let kind = args.model.backend;
-    run_on(kind, Explain { args, num_classes })?
+    run_on(kind, Explain { args, network })?
 }
 
 /// The explanation work, run on the chosen backend.
 struct Explain {
     args: Args,
-    num_classes: usize,
+    network: Network,
 }
 
 impl BackendTask for Explain {
     type Output = anyhow::Result<()>;
 
     fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
-        let Explain { args, num_classes } = self;
-        let model = args.model.load::<B>(num_classes, &device)?;
+        let Explain { args, network } = self;
+        let model = network.load::<B>(&device)?.backbone;
         let image = decode_image(
             &args.image,
             ImageLimits::default(),
@@ -113,7 +126,7 @@ impl BackendTask for Explain {
         )
         .map_err(|err| anyhow!("cannot read image {err}"))?;
         let input = Tensor::<B, 4>::from_inner(
-            image_to_tensor::<B::InnerBackend>(&image, args.model.size, &device).unsqueeze(),
+            image_to_tensor::<B::InnerBackend>(&image, network.size, &device).unsqueeze(),
         );
 
         // Eval mode before the layer (batch norm with running statistics), autodiff after it.
@@ -132,25 +145,25 @@ impl BackendTask for Explain {
                 GradCamPlusPlus.explain(&target, input, &args.layer, &classes)
             }
         }?;
-        write_outputs(&args, &image, explained, num_classes)
+        write_outputs(&args, &network, &image, explained)
     }
 }
 
 /// Writes the overlay and, with `--dump`, both maps; prints what was done.
 fn write_outputs<B: burn::tensor::backend::Backend>(
     args: &Args,
+    network: &Network,
     image: &afcn_data::image::RgbImage,
     explained: Explanation<B>,
-    num_classes: usize,
 ) -> anyhow::Result<()> {
-    let side = args.model.size as usize;
+    let side = network.size as usize;
     let [_, h, w] = explained.map.dims();
     let raw = host_values(explained.map.clone())?;
     let heat = host_values(heatmap(explained.map.clone(), [side, side]))?;
-    let shown = plots::panel_side(args.model.size) as usize;
+    let shown = plots::panel_side(network.size) as usize;
     let panel_heat = host_values(heatmap(explained.map, [shown, shown]))?;
     let class = explained.classes[0];
-    let names = default_names(num_classes);
+    let names = default_names(network.classes);
     let what = if args.class.is_some() {
         "class"
     } else {

@@ -9,57 +9,113 @@ use burn::tensor::backend::Backend;
 
 use crate::{
     backend::BackendKind,
+    config::{Preset, TrainConfig},
     methods::{MethodConfigs, MethodKind},
     model::{FerModel, HEADS_FILE},
 };
 
-/// A trained network to run: its architecture, weights, input side and backend.
+/// A trained network to run: its architecture, weights, input side and backend, and for a run
+/// of `afcn train` its configuration.
 #[derive(Debug, clap::Args)]
 pub struct ModelArgs {
-    /// The backbone architecture the weights belong to.
-    #[arg(long)]
-    pub arch: Arch,
+    /// The backbone architecture the weights belong to (default: the config's).
+    #[arg(long, required_unless_present = "config")]
+    pub arch: Option<Arch>,
     /// The weights: a torchvision state dict (`.pth`, `.pt`, `.safetensors`) or a model saved
     /// by afcn, with a classifier.
     #[arg(long)]
     pub weights: PathBuf,
-    /// Side S of the square network input, in pixels.
-    #[arg(long, default_value_t = 224)]
-    pub size: u32,
+    /// The run's configuration (its `config.toml`), for weights saved by `afcn train`: its
+    /// method classifies (RUL with its heads, read from `heads.mpk` beside the weights), and
+    /// its architecture and input side are the defaults of `--arch` and `--size`. Without it
+    /// the weights classify as a plain backbone.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Side S of the square network input, in pixels (default: the config's
+    /// `augment.image_size`, else 224).
+    #[arg(long)]
+    pub size: Option<u32>,
     /// The compute backend.
     #[arg(long, value_enum, default_value_t = BackendKind::Cpu)]
     pub backend: BackendKind,
 }
 
 impl ModelArgs {
-    /// Checks the flags and reads the classifier's class count from the weights; `command`
-    /// names the subcommand in the error for weights without a classifier.
-    pub fn num_classes(&self, command: &str) -> anyhow::Result<usize> {
-        if self.size == 0 {
+    /// The network the flags name: the run's configuration (if any) with the flags applied,
+    /// and the class count of the weights' classifier; `command` names the subcommand in the
+    /// error for weights without a classifier.
+    pub fn network(&self, command: &str) -> anyhow::Result<Network> {
+        let config = self
+            .config
+            .as_deref()
+            .map(|path| TrainConfig::from_toml_file(path, &Preset::Synthfer.config()))
+            .transpose()?;
+        let Some(arch) = self.arch.or(config.as_ref().map(|config| config.arch)) else {
+            bail!("--arch is needed without --config");
+        };
+        let size = self
+            .size
+            .or(config.as_ref().map(|config| config.augment.image_size))
+            .unwrap_or(224);
+        if size == 0 {
             bail!("--size must be positive");
         }
-        match checkpoint_classes(&self.weights)? {
-            Some(n) => Ok(n),
-            None => bail!(
+        let Some(classes) = checkpoint_classes(&self.weights)? else {
+            bail!(
                 "{}: the checkpoint has no classifier (fc.weight); {command} needs a trained head",
                 self.weights.display()
-            ),
-        }
+            );
+        };
+        let (method, methods) = config.map_or_else(
+            || (MethodKind::Baseline, MethodConfigs::default()),
+            |config| (config.method, config.methods),
+        );
+        Ok(Network {
+            weights: self.weights.clone(),
+            arch,
+            size,
+            classes,
+            method,
+            methods,
+        })
     }
+}
 
-    /// The network with its weights loaded (see [`load_model`]).
-    pub fn load<B: Backend>(
-        &self,
-        num_classes: usize,
-        device: &B::Device,
-    ) -> anyhow::Result<ResNet<B>> {
-        load_model(self.arch, &self.weights, num_classes, device)
+/// A trained network, resolved from [`ModelArgs`].
+#[derive(Debug)]
+pub struct Network {
+    /// The weights.
+    pub weights: PathBuf,
+    /// The backbone architecture.
+    pub arch: Arch,
+    /// Side S of the square input.
+    pub size: u32,
+    /// Outputs of the classifier.
+    pub classes: usize,
+    /// The method whose class scores are the network's ([`MethodKind::Baseline`]: the
+    /// backbone's own classifier).
+    pub method: MethodKind,
+    /// The method's configuration.
+    pub methods: MethodConfigs,
+}
+
+impl Network {
+    /// The network with its weights (and its method's heads) loaded.
+    pub fn load<B: Backend>(&self, device: &B::Device) -> anyhow::Result<FerModel<B>> {
+        load_fer_model(
+            &self.weights,
+            (self.method, &self.methods),
+            self.arch,
+            (self.classes, "the weights"),
+            self.size,
+            device,
+        )
     }
 }
 
 /// Builds the network and loads the weights; refuses a checkpoint that leaves part of the
 /// network uninitialised, and warns about checkpoint tensors it did not use.
-pub fn load_model<B: Backend>(
+fn load_model<B: Backend>(
     arch: Arch,
     weights: &Path,
     num_classes: usize,

@@ -1,8 +1,9 @@
-//! `afcn predict`: classifies face images with a backbone and its weights.
+//! `afcn predict`: classifies face images with a trained network.
 //!
 //! Each image is resized to S x S (kept as it is when it already has that size), normalised
 //! with ImageNet's statistics and classified in eval mode (batch norm with running
-//! statistics). Per image it prints the predicted class and the probabilities, or with
+//! statistics) by the method's class scores: the backbone's classifier, or for a RUL run
+//! (given with `--config`) its mean branch and classifier. Per image it prints the predicted class and the probabilities, or with
 //! `--json` one object per line: `{"image", "class", "index", "logits", "probs"}`.
 
 use std::path::{Path, PathBuf};
@@ -13,7 +14,7 @@ use burn::tensor::{activation::softmax, backend::AutodiffBackend};
 
 use crate::{
     backend::{BackendTask, run_on},
-    commands::model_args::ModelArgs,
+    commands::model_args::{ModelArgs, Network},
 };
 
 /// Arguments of `afcn predict`.
@@ -36,20 +37,21 @@ pub struct Args {
 
 /// Classifies the images in order and prints one line per image as it goes.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let num_classes = args.model.num_classes("predict")?;
+    let network = args.model.network("predict")?;
     if let Some(names) = args
         .classes
         .as_ref()
-        .filter(|names| names.len() != num_classes)
+        .filter(|names| names.len() != network.classes)
     {
         bail!(
-            "--classes lists {} names but the classifier of {} has {num_classes} outputs",
+            "--classes lists {} names but the classifier of {} has {} outputs",
             names.len(),
-            args.model.weights.display()
+            network.weights.display(),
+            network.classes
         );
     }
     let kind = args.model.backend;
-    run_on(kind, Predict { args, num_classes })?
+    run_on(kind, Predict { args, network })?
 }
 
 /// The class names used when `--classes` is not given.
@@ -64,25 +66,25 @@ pub(crate) fn default_names(num_classes: usize) -> Vec<String> {
 /// The prediction work, run on the chosen backend.
 struct Predict {
     args: Args,
-    num_classes: usize,
+    network: Network,
 }
 
 impl BackendTask for Predict {
     type Output = anyhow::Result<()>;
 
     fn run<B: AutodiffBackend>(self, device: B::Device) -> Self::Output {
-        let Predict { args, num_classes } = self;
-        let model = args.model.load::<B::InnerBackend>(num_classes, &device)?;
+        let Predict { args, network } = self;
+        let model = network.load::<B::InnerBackend>(&device)?;
         let names = args
             .classes
             .clone()
-            .unwrap_or_else(|| default_names(num_classes));
+            .unwrap_or_else(|| default_names(network.classes));
         for path in &args.images {
             let image = decode_image(path, ImageLimits::default(), &Location::file(path))
                 .map_err(|err| anyhow!("cannot read image {err}"))?;
-            let x = image_to_tensor::<B::InnerBackend>(&image, args.model.size, &device)
-                .unsqueeze::<4>();
-            let logits = model.forward(x).logits;
+            let x =
+                image_to_tensor::<B::InnerBackend>(&image, network.size, &device).unsqueeze::<4>();
+            let logits = model.logits(x);
             let probs = softmax(logits.clone(), 1);
             let logits: Vec<f32> = logits.into_data().to_vec().map_err(to_anyhow)?;
             let probs: Vec<f32> = probs.into_data().to_vec().map_err(to_anyhow)?;
