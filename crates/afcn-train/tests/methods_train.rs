@@ -15,6 +15,7 @@ use afcn_train::{
     trainer::{self, Trainer},
 };
 use burn::backend::{Autodiff, Flex};
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Distribution, Tensor};
 
 type B = Autodiff<Flex>;
@@ -132,7 +133,31 @@ fn every_method_trains_two_epochs_and_resumes() {
             "{method}"
         );
         assert_eq!(resumed.model().heads.kind(), method);
+        assert_eq!(
+            non_leaves(resumed.model()),
+            0,
+            "{method}: tensors of the resumed model are inside an autodiff graph"
+        );
     }
+}
+
+/// How many float tensors of `model` (parameters and running states) are not leaves of the
+/// autodiff graph, i.e. results of recorded operations: a running statistic that is one
+/// extends the graph at every step, never freed, and each step is slower than the last.
+/// (Burn panics when asked to make such a tensor require a gradient.)
+fn non_leaves(model: &FerModel<B>) -> usize {
+    struct Count(usize);
+    impl ModuleVisitor<B> for Count {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            let tensor = param.val();
+            let make_leaf = std::panic::AssertUnwindSafe(move || tensor.require_grad());
+            let leaf = std::panic::catch_unwind(make_leaf).is_ok();
+            self.0 += usize::from(!leaf);
+        }
+    }
+    let mut count = Count(0);
+    model.visit(&mut count);
+    count.0
 }
 
 #[test]
