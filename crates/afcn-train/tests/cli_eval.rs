@@ -205,7 +205,9 @@ fn a_rul_run_is_scored_and_predicted_with_its_own_heads() {
     let input = image_to_tensor(&support::image(64, 3), 64, &device).unsqueeze::<4>();
     let expected: Vec<f32> = model.logits(input).into_data().to_vec().unwrap();
     let with_heads = predicted(&["--config", config]);
-    let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(a, b)| (a - b).abs() <= 1e-4);
+    let close = |a: &[f32], b: &[f32]| {
+        a.len() == b.len() && a.iter().zip(b).all(|(a, b)| (a - b).abs() <= 1e-4)
+    };
     assert!(
         close(&with_heads, &expected),
         "{with_heads:?} vs {expected:?}"

@@ -3,8 +3,9 @@
 //! Each image is resized to S x S (kept as it is when it already has that size), normalised
 //! with ImageNet's statistics and classified in eval mode (batch norm with running
 //! statistics) by the method's class scores: the backbone's classifier, or for a RUL run
-//! (given with `--config`) its mean branch and classifier. Per image it prints the predicted class and the probabilities, or with
-//! `--json` one object per line: `{"image", "class", "index", "logits", "probs"}`.
+//! (given with `--config`) its mean branch and classifier. Per image it prints the predicted
+//! class and the probabilities, or with `--json` one object per line:
+//! `{"image", "class", "index", "logits", "probs"}`.
 
 use std::path::{Path, PathBuf};
 
