@@ -100,13 +100,14 @@ pub struct Network {
 }
 
 impl Network {
-    /// The network with its weights (and its method's heads) loaded.
+    /// The network with its weights (and its method's heads) loaded; the class count was read
+    /// from the weights already.
     pub fn load<B: Backend>(&self, device: &B::Device) -> anyhow::Result<FerModel<B>> {
-        load_fer_model(
+        fer_model(
             &self.weights,
             (self.method, &self.methods),
             self.arch,
-            (self.classes, "the weights"),
+            self.classes,
             self.size,
             device,
         )
@@ -171,8 +172,22 @@ pub fn load_fer_model<B: Backend>(
             weights.display()
         );
     }
-    let mut model = FerModel::<B>::new(method, methods, arch, found, size as usize, device);
-    model.backbone = load_model(arch, weights, found, device)?;
+    fer_model(weights, (method, methods), arch, found, size, device)
+}
+
+/// The model of `method` with the backbone `arch` (a classifier of `classes` outputs) loaded
+/// from `weights` and, for a method that classifies with its own heads, the heads from
+/// [`HEADS_FILE`] beside them.
+fn fer_model<B: Backend>(
+    weights: &Path,
+    (method, methods): (MethodKind, &MethodConfigs),
+    arch: Arch,
+    classes: usize,
+    size: u32,
+    device: &B::Device,
+) -> anyhow::Result<FerModel<B>> {
+    let mut model = FerModel::<B>::new(method, methods, arch, classes, size as usize, device);
+    model.backbone = load_model(arch, weights, classes, device)?;
     if !method.backbone_inference() {
         model = model.load_heads(&weights.with_file_name(HEADS_FILE), device)?;
     }
