@@ -10,7 +10,14 @@ use afcn_backbone::{Arch, HeadStatus, ResNetConfig};
 use burn::tensor::Tensor;
 use support::{B, relative_error};
 
-const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/resnet18-112");
+const FIXTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../fixtures/resnet18w32-112"
+);
+
+/// The fixture's stage widths (`meta.json`): torchvision's ResNet-18 topology, every layer's
+/// kind, kernel, stride and name, at half its widths (a quarter of its parameters).
+const FIXTURE_WIDTHS: [usize; 4] = [32, 64, 128, 256];
 
 fn io_tensor<const D: usize>(name: &str) -> Tensor<B, D> {
     support::io_tensor(&Path::new(FIXTURE).join("io.safetensors"), name)
@@ -21,6 +28,7 @@ fn resnet18_fixture_reproduces_torchvision_eval_logits_and_features() {
     let device = Default::default();
     let (model, report) = ResNetConfig::new()
         .with_arch(Arch::ResNet18)
+        .with_widths(Some(FIXTURE_WIDTHS))
         .with_num_classes(7)
         .init::<B>(&device)
         .load_weights(format!("{FIXTURE}/weights.safetensors"))

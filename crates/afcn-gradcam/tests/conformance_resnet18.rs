@@ -21,7 +21,14 @@ use burn_store::{ModuleStore, SafetensorsStore};
 
 type B = Autodiff<Flex>;
 
-const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/resnet18-112");
+const FIXTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../fixtures/resnet18w32-112"
+);
+
+/// The fixture's stage widths (`meta.json`): torchvision's ResNet-18 topology, every layer's
+/// kind, kernel, stride and name, at half its widths (a quarter of its parameters).
+const FIXTURE_WIDTHS: [usize; 4] = [32, 64, 128, 256];
 const LAYER: &str = "layer4";
 
 fn fixture_data(file: &str, name: &str) -> TensorData {
@@ -111,6 +118,7 @@ fn maps_from_the_whole_resnet18_match_pytorch_grad_cam() {
     let device = Default::default();
     let (model, report) = ResNetConfig::new()
         .with_arch(Arch::ResNet18)
+        .with_widths(Some(FIXTURE_WIDTHS))
         .with_num_classes(7)
         .init::<B>(&device)
         .load_weights(format!("{FIXTURE}/weights.safetensors"))

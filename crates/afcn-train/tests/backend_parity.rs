@@ -176,12 +176,16 @@ fn available(kind: BackendKind) -> bool {
     false
 }
 
+/// The fixture's stage widths (`meta.json`): torchvision's ResNet-18 topology, every layer's
+/// kind, kernel, stride and name, at half its widths (a quarter of its parameters).
+const FIXTURE_WIDTHS: [usize; 4] = [32, 64, 128, 256];
+
 /// The torchvision ResNet-18 fixture: under `$AFCN_FIXTURES` when set (a test binary run away
 /// from the checkout it was built in, as `cargo xtask gpu-bundle` makes), else the checkout's.
 fn fixture(file: &str) -> String {
     let root = std::env::var("AFCN_FIXTURES")
         .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures").into());
-    format!("{root}/resnet18-112/{file}")
+    format!("{root}/resnet18w32-112/{file}")
 }
 
 /// The torchvision ResNet-18 fixture in eval mode on `B`: logits and layer-4 features equal
@@ -202,6 +206,7 @@ fn assert_fixture<B: Backend>(kind: BackendKind) {
     };
     let (model, report) = ResNetConfig::new()
         .with_arch(Arch::ResNet18)
+        .with_widths(Some(FIXTURE_WIDTHS))
         .with_num_classes(7)
         .init::<B>(&device)
         .load_weights(fixture("weights.safetensors"))

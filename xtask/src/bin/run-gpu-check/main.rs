@@ -3,7 +3,7 @@
 //!
 //! It sits beside the bundle's `afcn` binary (cuda and wgpu compiled in) and its
 //! `backend_parity` test binary, finds `libcuda`, NVRTC and the Vulkan drivers
-//! ([`libs`]), and runs, each as a step with its own log and time limit: `afcn backend`; the
+//! (`libs`), and runs, each as a step with its own log and time limit: `afcn backend`; the
 //! backend-parity tests (cuda required where a driver is found, wgpu where a Vulkan driver
 //! is); `afcn bench --json` on cuda and wgpu for cross-entropy and AFCN (ResNet-18 at 112,
 //! batch 16, then at 224, batch 64); PyTorch's same step where `python3` imports torch; a
@@ -43,7 +43,7 @@ struct Args {
     /// Folder of `gpu-check.json`, the step logs (`logs/`) and the runs (`work/`).
     #[arg(long, default_value = "gpu-check")]
     out: PathBuf,
-    /// The folder holding the test fixtures (`resnet18-112/`): a checkout's `fixtures/`.
+    /// The folder holding the test fixtures (`resnet18w32-112/`): a checkout's `fixtures/`.
     #[arg(long, default_value = "fixtures")]
     fixtures: PathBuf,
     /// Small shapes, one timed step and a training run on 64 images: proves every step on a
@@ -424,7 +424,7 @@ fn check(args: Args) -> anyhow::Result<bool> {
         .unwrap_or(args.fixtures.clone());
     let missing_fixture = ["weights.safetensors", "io.safetensors"]
         .iter()
-        .map(|f| fixtures.join("resnet18-112").join(f))
+        .map(|f| fixtures.join("resnet18w32-112").join(f))
         .find(|p| !p.is_file());
     match missing_fixture {
         Some(path) => driver.skip(
