@@ -96,12 +96,17 @@ pub fn failure(out: &Output) -> String {
 }
 
 /// A freshly initialised narrow ResNet (the small test architecture) with `num_classes`
-/// outputs, saved as safetensors at `path`; returns the network.
-pub fn save_narrow_resnet(path: &Path, num_classes: usize) -> ResNet<B> {
-    let net = ResNetConfig::new()
+/// outputs.
+pub fn narrow_resnet(num_classes: usize) -> ResNet<B> {
+    ResNetConfig::new()
         .with_arch(Arch::ResNetNarrow)
         .with_num_classes(num_classes)
-        .init(&Default::default());
+        .init(&Default::default())
+}
+
+/// [`narrow_resnet`], saved as safetensors at `path`; returns the network.
+pub fn save_narrow_resnet(path: &Path, num_classes: usize) -> ResNet<B> {
+    let net = narrow_resnet(num_classes);
     net.save_safetensors(path).expect("weights saved");
     net
 }
