@@ -1,38 +1,4 @@
-//! FER datasets (RAF-DB, FERPlus, AffectNet, image folders), the SynthFER generator, the
-//! two-view training transform and label-noise injection: everything between files on disk and
-//! a batch of two-view tensors.
-//!
-//! Every loader implements [`FerDataset`]: a split of a dataset whose samples carry the given
-//! (possibly noisy) label, the clean label beside it, and their index. Bad input (a corrupt or
-//! missing image, a malformed row, a path leaving the root, a decompression bomb) is a
-//! [`DataError`] naming the file and line; with [`LoadOptions::skip_bad`] it is skipped and
-//! reported instead.
-//!
-//! ```
-//! use afcn_data::{AugmentConfig, FerDataset, NoiseConfig, Relabeled, open_folder, LoadOptions, Split};
-//! use afcn_data::image::{Rgb, RgbImage};
-//!
-//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let root = tempfile::tempdir()?;
-//! for (class, shade) in [("happy", 200u8), ("sad", 40)] {
-//!     let dir = root.path().join("train").join(class);
-//!     std::fs::create_dir_all(&dir)?;
-//!     for i in 0..5 {
-//!         RgbImage::from_pixel(16, 16, Rgb([shade; 3])).save(dir.join(format!("{i}.png")))?;
-//!     }
-//! }
-//! let train = open_folder(root.path(), Split::Train, &LoadOptions::default())?;
-//! assert_eq!(train.class_names(), ["happy", "sad"]);
-//! let noise = NoiseConfig { rate: 0.2, seed: 1, ..NoiseConfig::default() };
-//! let (noisy, report) = Relabeled::with_noise(train, &noise)?;
-//! println!("realised noise {:.2}", report.realised_rate());
-//! let augment = AugmentConfig { image_size: 8, ..AugmentConfig::default() };
-//! let batch = afcn_data::two_view_batch::<burn::backend::Flex, _>(
-//!     &noisy, &[0, 7], &augment, 42, 0, &Default::default())?;
-//! assert_eq!(batch.view2.dims(), [2, 3, 8, 8]);
-//! # Ok(())
-//! # }
-//! ```
+#![doc = include_str!("../README.md")]
 
 pub mod affectnet;
 pub mod batch;

@@ -99,9 +99,9 @@ const CONFUSABLE: [(&str, &str); 12] = [
     ("contempt", "anger"),
 ];
 
-/// The pairwise target of each class: the confusable expression of [`CONFUSABLE`] when both
-/// names are among `class_names` (surprise and fear, disgust and anger, happiness and sadness to
-/// neutral, neutral to sadness, contempt to disgust), else the next class (c + 1 mod C).
+/// The pairwise target of each class: its confusable expression when both names are among
+/// `class_names` (surprise and fear, disgust and anger, happiness and sadness to neutral,
+/// neutral to sadness, contempt to disgust), else the next class (c + 1 mod C).
 pub fn pair_targets(class_names: &[String]) -> Vec<usize> {
     let find = |name: &str| {
         class_names

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::AfcnLossError;
 use crate::error::{fraction, non_negative};
 
-/// Every knob of the AFCN objective (`docs/afcn-method.md`), with the specification's
+/// Every knob of the AFCN objective (the specification in `docs/method.md`), with its
 /// defaults, and the five ablation switches.
 ///
 /// Epochs count from 0. Deserializes the flat JSON shape of the reference fixtures

@@ -50,7 +50,8 @@ pub struct AfcnLoss<B: Backend> {
     pub fused: Option<Tensor<B, 4>>,
 }
 
-/// The AFCN objective (`docs/afcn-method.md`, sections 1 to 6) under an [`AfcnConfig`].
+/// The AFCN objective (steps 2 to 7 of the specification in `docs/method.md`) under an
+/// [`AfcnConfig`].
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AfcnObjective {
     config: AfcnConfig,

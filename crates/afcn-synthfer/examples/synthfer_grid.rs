@@ -1,7 +1,7 @@
 //! Writes the SynthFER contact sheet of `docs/synthfer.md`: one row per expression, for three
 //! people the intensities 0.25, 0.5 and 1.0.
 //!
-//! `cargo run -p afcn-data --example synthfer_grid -- docs/img/synthfer-grid.png [PEOPLE] [SIZE]`
+//! `cargo run -p afcn-synthfer --example synthfer_grid -- docs/img/synthfer-grid.png [PEOPLE] [SIZE]`
 
 use afcn_synthfer::{SynthFerConfig, sample_grid};
 

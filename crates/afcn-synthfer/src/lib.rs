@@ -1,26 +1,4 @@
-//! SynthFER: a procedural facial-expression dataset, the embedded default of afcn.
-//!
-//! Faces are drawn with imageproc from an [`Identity`] (head shape, skin, feature placement,
-//! hair, glasses), the [`ActionUnits`] of one of the seven RAF-DB [`Expression`]s at a sampled
-//! intensity, and a [`Nuisance`] (pose jitter, lighting, clutter, occluders, blur, pixel noise).
-//! Sample `i` of a split is a pure function of `(seed, split, i)`: [`SynthFer`] renders it on
-//! demand, [`export_rafdb`] writes both splits in RAF-DB's layout. [`SynthFerIdentities`]
-//! labels SynthFER's people instead of their expressions, for face pretraining
-//! (`afcn pretrain`).
-//!
-//! ```
-//! use afcn_data::{FerDataset, Split};
-//! use afcn_synthfer::{SynthFer, SynthFerConfig};
-//!
-//! let config = SynthFerConfig { train_size: 10, image_size: 32, ..Default::default() };
-//! let train = SynthFer::new(config, Split::Train)?;
-//! let sample = train.get(3)?;
-//! assert_eq!(sample.image.dimensions(), (32, 32));
-//! assert!(sample.annotation.label < 7);
-//! // Deterministic: the same index renders the same pixels.
-//! assert_eq!(train.get(3)?.image, sample.image);
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
+#![doc = include_str!("../README.md")]
 
 mod color;
 pub mod config;

@@ -1,8 +1,4 @@
-//! The AFCN trainer: wires data, backbone, attention, certainty and losses together, and the
-//! `afcn` command line.
-//!
-//! It is the only crate of the workspace that depends on all the others; see
-//! `docs/architecture.md` for the crate graph.
+#![doc = include_str!("../README.md")]
 
 pub mod audit;
 pub mod backend;

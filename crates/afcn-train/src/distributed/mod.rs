@@ -411,8 +411,8 @@ fn unframe(mut bytes: &[u8]) -> Option<Checkpoint> {
 /// The running batch-norm statistics of a step's model across the shards of one process.
 ///
 /// With several shards per process each shard's forward starts from the statistics of the
-/// step's start (as each rank's would) and its move is recorded; [`RunningStats::local`] is
-/// the start moved by the mean of the shards' moves.
+/// step's start (as each rank's would) and its move is recorded; after the step this
+/// process's statistics are the start moved by the mean of the shards' moves.
 pub struct RunningStats {
     parallel: DataParallel,
     start: Option<Vec<f32>>,

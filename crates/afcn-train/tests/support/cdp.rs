@@ -2,7 +2,7 @@
 //! messages): launch it, open a page, evaluate JavaScript, press keys, let it download.
 //!
 //! `chromium` is found as `$AFCN_CHROMIUM` or on the `PATH`; [`chromium`] says whether a
-//! test may skip without it (`AFCN_REQUIRE_CHROMIUM` unset, as `.ci/run` sets it).
+//! test may skip without it (`AFCN_REQUIRE_CHROMIUM` unset; `cargo xtask test` sets it).
 
 use std::{
     io::{BufRead, BufReader},
