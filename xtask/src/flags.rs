@@ -16,9 +16,10 @@ pub struct Xtask {
 /// The tasks.
 #[derive(Debug, Subcommand)]
 pub enum Task {
-    /// The README's test command: formatting, clippy, the workspace tests on the cpu backend,
-    /// then the GPU bundle, built and checked, and its driver run with `--quick` (the
-    /// backend-parity tests on wgpu among its steps).
+    /// The README's test command: first installs what the tests need and the machine lacks
+    /// (Debian packages through apt-get, zig, cargo-zigbuild), then formatting, clippy, the
+    /// workspace tests on the cpu backend, then the GPU bundle, built and checked, and its
+    /// driver run with `--quick` (the backend-parity tests on wgpu among its steps).
     Test(TestFlags),
     /// Builds, on this machine, what the GPU check runs on a machine with a GPU and no Rust
     /// toolchain: the release `afcn` binary with cuda and wgpu, the backend-parity test binary
@@ -51,10 +52,23 @@ pub enum Task {
     /// or the beta x lambda grid) for each seed and writes a markdown table of mean +- std;
     /// complete runs are reused, so an interrupted reproduce continues.
     Reproduce(ReproduceFlags),
+    /// Checks that the seed-0 figures the documentation quotes are the code's: each page that
+    /// `docs/figures.toml` lists must quote its run's final test accuracy and label
+    /// corrections as the file writes them, and each run, trained into
+    /// `target/doc-figures/<name>` (`afcn train`, minutes each), must give them.
+    DocFigures(DocFiguresFlags),
     /// Fuzzes the label-list, CSV and config parsers (`fuzz/`, cargo-fuzz on nightly) for a
     /// bounded time per target; without nightly or cargo-fuzz, says so and replays the
     /// committed corpus on stable instead.
     Fuzz(FuzzFlags),
+}
+
+/// Flags of `cargo xtask doc-figures`.
+#[derive(Debug, clap::Args)]
+pub struct DocFiguresFlags {
+    /// Check the pages against `docs/figures.toml` only, training nothing (seconds).
+    #[arg(long)]
+    pub only_docs: bool,
 }
 
 /// Flags of `cargo xtask fuzz`.
@@ -71,9 +85,13 @@ pub struct FuzzFlags {
 /// Flags of `cargo xtask test`.
 #[derive(Debug, clap::Args)]
 pub struct TestFlags {
-    /// Skip `cargo fmt --check` and clippy (only the tests run).
+    /// Skip `cargo fmt --check`, clippy, the doc build and `cargo package` (only the tests run).
     #[arg(long)]
     pub no_lint: bool,
+    /// Install nothing: when something the tests need is missing, fail with the command line
+    /// that installs it.
+    #[arg(long)]
+    pub no_install: bool,
 }
 
 /// Flags of the tasks that run an `afcn` subcommand (`train`, `bench`, `synth`): passed

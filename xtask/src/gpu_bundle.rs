@@ -15,20 +15,23 @@
 //! `objdump -p` (only system libraries needed); the bundle is packed into `DIR.tar.xz`, whose
 //! size, with the checkout's tracked files, must fit the 64 MiB that travel to the GPU
 //! machine. The test fixtures are not copied: the driver reads the checkout's `fixtures/`
-//! (44.7 MB, which travel with the tracked files anyway). `DIR/bundle.json` records what was
+//! (11.7 MB, which travel with the tracked files anyway). `DIR/bundle.json` records what was
 //! built.
 
 use std::{
     fs,
-    io::BufRead,
     path::{Path, PathBuf},
-    process::{Command, Stdio},
+    process::Command,
 };
 
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
-use crate::{flags::GpuBundleFlags, process};
+use crate::{
+    flags::GpuBundleFlags,
+    prerequisites::{self, OnMissing},
+    process::{self, executable},
+};
 
 /// The target: x86-64 Linux, linked against glibc 2.28's symbol versions.
 pub const TARGET: &str = "x86_64-unknown-linux-gnu.2.28";
@@ -56,7 +59,7 @@ const SYSTEM_LIBRARIES: [&str; 8] = [
 
 /// Builds the bundle in `flags.out` and its archive `<out>.tar.xz`, checks and sizes them.
 pub fn run(flags: &GpuBundleFlags) -> anyhow::Result<()> {
-    require_tools()?;
+    prerequisites::ensure(&prerequisites::GPU_BUNDLE, OnMissing::Fail)?;
     let out = &flags.out;
     if out.exists() {
         fs::remove_dir_all(out).with_context(|| format!("removing the old {}", out.display()))?;
@@ -163,86 +166,17 @@ fn mib(bytes: u64) -> f64 {
     bytes as f64 / f64::from(1 << 20)
 }
 
-/// Fails, saying how to install them, unless cargo-zigbuild, zig and objdump are there.
-fn require_tools() -> anyhow::Result<()> {
-    let runs = |program: &str, args: &[&str]| {
-        Command::new(program)
-            .args(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if !runs("cargo-zigbuild", &["--version"]) {
-        bail!("cargo-zigbuild is not installed: `cargo install --locked cargo-zigbuild`");
-    }
-    // cargo-zigbuild finds zig on the PATH or as Python's `ziglang` package.
-    if !runs("zig", &["version"]) && !runs("python3", &["-m", "ziglang", "version"]) {
-        bail!("zig is not installed: `pip install ziglang` (or zig on the PATH)");
-    }
-    if !runs("objdump", &["--version"]) {
-        bail!("objdump is not installed: `apt-get install binutils`");
-    }
-    Ok(())
-}
-
-/// Runs `cargo-zigbuild <args> --release --target TARGET --message-format=json` (release,
-/// stripped, no debug info; cudarc's bindings pinned) and returns its JSON messages.
+/// Runs `cargo-zigbuild <args> --release --target TARGET` (release, stripped, no debug
+/// info; cudarc's bindings pinned) and returns its JSON messages.
 fn zigbuild(args: &[&str]) -> anyhow::Result<Vec<Value>> {
     let mut command = Command::new("cargo-zigbuild");
     command
         .args(args)
-        .args([
-            "--release",
-            "--locked",
-            "--target",
-            TARGET,
-            "--message-format=json-render-diagnostics",
-        ])
+        .args(["--release", "--locked", "--target", TARGET])
         .env("CARGO_PROFILE_RELEASE_DEBUG", "false")
         .env("CARGO_PROFILE_RELEASE_STRIP", "symbols")
-        .env("CUDARC_CUDA_VERSION", CUDA_BINDINGS)
-        .stdout(Stdio::piped());
-    let shown = format!("{command:?}");
-    eprintln!("$ {shown}");
-    let start = std::time::Instant::now();
-    let mut child = command
-        .spawn()
-        .with_context(|| format!("starting {shown}"))?;
-    let stdout = child.stdout.take().context("cargo's standard output")?;
-    let mut messages = Vec::new();
-    for line in std::io::BufReader::new(stdout).lines() {
-        let line = line?;
-        match serde_json::from_str::<Value>(&line) {
-            Ok(message) => messages.push(message),
-            Err(_) => println!("{line}"),
-        }
-    }
-    let status = child.wait()?;
-    eprintln!("  ({:.1} s, {status})", start.elapsed().as_secs_f64());
-    if !status.success() {
-        return Err(process::Failed {
-            command: shown,
-            status,
-        }
-        .into());
-    }
-    Ok(messages)
-}
-
-/// The `executable` of the artifact of target `name` of kind `kind` (`bin`, `test`) in
-/// cargo's JSON messages.
-pub fn executable(messages: &[Value], name: &str, kind: &str) -> anyhow::Result<PathBuf> {
-    messages
-        .iter()
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == name)
-        .filter(|m| {
-            m["target"]["kind"]
-                .as_array()
-                .is_some_and(|kinds| kinds.iter().any(|k| k == kind))
-        })
-        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .with_context(|| format!("cargo built no {kind} executable `{name}`"))
+        .env("CUDARC_CUDA_VERSION", CUDA_BINDINGS);
+    process::build(&mut command)
 }
 
 /// What the checks of a bundled binary found.
@@ -414,31 +348,6 @@ DYNAMIC SYMBOL TABLE:
     }
 
     #[test]
-    fn executables_are_taken_from_cargos_messages() {
-        let messages: Vec<Value> = [
-            r#"{"reason":"compiler-artifact","target":{"name":"afcn_train","kind":["lib"]},"executable":null}"#,
-            r#"{"reason":"compiler-artifact","target":{"name":"afcn","kind":["bin"]},"executable":"/t/release/afcn"}"#,
-            r#"{"reason":"compiler-artifact","target":{"name":"backend_parity","kind":["test"]},"executable":"/t/release/deps/backend_parity-1f"}"#,
-            r#"{"reason":"build-finished","success":true}"#,
-        ]
-        .iter()
-        .map(|s| serde_json::from_str(s).unwrap())
-        .collect();
-        assert_eq!(
-            executable(&messages, "backend_parity", "test").unwrap(),
-            PathBuf::from("/t/release/deps/backend_parity-1f")
-        );
-        assert_eq!(
-            executable(&messages, "afcn", "bin").unwrap(),
-            PathBuf::from("/t/release/afcn")
-        );
-        let err = executable(&messages, "afcn", "test")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("no test executable `afcn`"), "{err}");
-    }
-
-    #[test]
     fn the_archive_sits_beside_the_bundle() {
         assert_eq!(
             archive_path(Path::new("target/gpu-bundle")),
@@ -508,7 +417,7 @@ mod built {
             "{report:#}"
         );
         assert_eq!(report["backends"]["cpu"], "ok");
-        // Mesa's lavapipe (installed by .ci/run) runs wgpu.
+        // Mesa's lavapipe (which `cargo xtask test` installs) runs wgpu.
         assert_eq!(report["backends"]["wgpu"], "ok", "{report:#}");
         let parity = &step(&report, "parity")["result"]["tests"];
         assert_eq!(parity["wgpu_matches_cpu"], "ok", "{parity}");

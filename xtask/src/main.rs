@@ -1,13 +1,15 @@
 //! `cargo xtask <task>`: the project's automation, in plain Rust.
 //!
 //! `main` only parses and dispatches; each task lives in its own module and all flags are
-//! declared in [`flags`].
+//! declared in `flags`.
 
 mod afcn;
+mod doc_figures;
 mod flags;
 mod fuzz;
 mod gpu_bundle;
 mod gpu_check;
+mod prerequisites;
 mod process;
 mod reproduce;
 mod test;
@@ -39,6 +41,7 @@ fn run(flags: flags::Xtask) -> anyhow::Result<()> {
         flags::Task::Synth(f) => afcn::run("synth", &f),
         flags::Task::Reproduce(f) => reproduce::run_study(&f),
         flags::Task::Bench(f) => afcn::run("bench", &f),
+        flags::Task::DocFigures(f) => doc_figures::run(&f),
         flags::Task::Fuzz(f) => fuzz::run(&f),
     }
 }

@@ -7,6 +7,9 @@
 //! - `--grid`: AFCN over beta {0.1, 0.3, 0.5, 0.7, 1} x lambda {1, 3, 5, 7, 10}, one table per
 //!   noise level.
 //!
+//! It builds `afcn` once (cargo's progress shown), with the backend of `--backend`, and runs
+//! that binary for every cell, so that parallel runs share one build.
+//!
 //! Every run has its own directory under `--out`; a run already complete (its `COMPLETE`
 //! marker) is reused, and one with a checkpoint is resumed, so an interrupted reproduce
 //! continues where it stopped. The ablation's full row is the comparison's AFCN run
@@ -17,6 +20,7 @@ use std::{
     collections::BTreeMap,
     fmt::Write as _,
     path::{Path, PathBuf},
+    process::Command,
     sync::{
         Mutex,
         atomic::{AtomicUsize, Ordering},
@@ -27,7 +31,7 @@ use anyhow::{Context, bail};
 
 use crate::{
     flags::ReproduceFlags,
-    process::{afcn, backend_feature, run},
+    process::{build_afcn, run},
 };
 
 /// The section of AFCN's keys in an `afcn train` config file.
@@ -259,16 +263,25 @@ pub fn format_study(title: &str, setting: &str, cells: &[Cell], results: &[Optio
     out
 }
 
-/// The final clean-test accuracy of a complete run, from its `metrics.json`.
-pub fn final_accuracy(run_dir: &Path) -> anyhow::Result<f64> {
+/// The epochs of a run's `metrics.json` (one object each, in order), and the file's path for
+/// messages.
+pub fn epochs(run_dir: &Path) -> anyhow::Result<(Vec<serde_json::Value>, PathBuf)> {
     let path = run_dir.join("metrics.json");
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-    let metrics: serde_json::Value =
+    let mut metrics: serde_json::Value =
         serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-    metrics["epochs"]
-        .as_array()
-        .and_then(|epochs| epochs.last())
+    match metrics.get_mut("epochs").map(serde_json::Value::take) {
+        Some(serde_json::Value::Array(epochs)) => Ok((epochs, path)),
+        _ => bail!("{}: no list of epochs", path.display()),
+    }
+}
+
+/// The final clean-test accuracy of a complete run, from its `metrics.json`.
+pub fn final_accuracy(run_dir: &Path) -> anyhow::Result<f64> {
+    let (epochs, path) = epochs(run_dir)?;
+    epochs
+        .last()
         .and_then(|last| last["test_accuracy"].as_f64())
         .with_context(|| format!("{}: no epoch with a test_accuracy", path.display()))
 }
@@ -295,9 +308,11 @@ pub fn with_afcn_keys(base: &str, keys: &str) -> String {
     out
 }
 
-/// Trains one cell unless its run is complete (resuming it when it has a checkpoint); returns
-/// whether the run is complete afterwards. With `log`, the run's output goes to that file.
+/// Trains one cell with the `afcn` binary at `afcn` unless its run is complete (resuming it
+/// when it has a checkpoint); returns whether the run is complete afterwards. With `log`, the
+/// run's output goes to that file.
 fn train_cell(
+    afcn: &Path,
     flags: &ReproduceFlags,
     cell: &Cell,
     dir: &Path,
@@ -354,8 +369,7 @@ fn train_cell(
             args.extend(["--backend".into(), backend.clone()]);
         }
     }
-    let features: Vec<&str> = backend_feature(&args).into_iter().collect();
-    let mut command = afcn(&features);
+    let mut command = Command::new(afcn);
     command.arg("train").args(&args);
     if let Some(log) = log {
         if let Some(parent) = log.parent() {
@@ -372,9 +386,10 @@ fn train_cell(
     Ok(run(&mut command)?.status.success() && dir.join("COMPLETE").exists())
 }
 
-/// The method names of `afcn methods --names`, in the order of the paper's tables.
-fn method_names() -> anyhow::Result<Vec<String>> {
-    let mut command = afcn(&[]);
+/// The method names of `afcn methods --names` (the binary at `afcn`), in the order of the
+/// paper's tables.
+fn method_names(afcn: &Path) -> anyhow::Result<Vec<String>> {
+    let mut command = Command::new(afcn);
     command.args(["methods", "--names"]);
     let output = command
         .output()
@@ -393,10 +408,12 @@ fn method_names() -> anyhow::Result<Vec<String>> {
         .collect())
 }
 
-/// Runs the study and writes its table to `--out/<study>.md` (and standard output).
+/// Builds `afcn` once (with the backend of `--backend`), then runs the study with it and
+/// writes its table to `--out/<study>.md` (and standard output).
 pub fn run_study(flags: &ReproduceFlags) -> anyhow::Result<()> {
-    crate::afcn::ensure_preset_weights(&flags.preset)?;
-    let known = method_names()?;
+    let afcn = build_afcn(flags.backend.as_deref())?;
+    crate::afcn::ensure_preset_weights(&afcn, &flags.preset)?;
+    let known = method_names(&afcn)?;
     let mut flags = flags.clone();
     match &flags.methods {
         Some(methods) => {
@@ -431,7 +448,7 @@ pub fn run_study(flags: &ReproduceFlags) -> anyhow::Result<()> {
                     let dir = flags.out_dir().join(&cell.dir);
                     let log = (flags.jobs > 1).then(|| dir.with_extension("log"));
                     eprintln!("[{}/{}] {}", i + 1, cells.len(), dir.display());
-                    let outcome = train_cell(flags, cell, &dir, log.as_deref());
+                    let outcome = train_cell(&afcn, flags, cell, &dir, log.as_deref());
                     *outcomes[i].lock().unwrap_or_else(|e| e.into_inner()) = Some(outcome);
                 }
             });
