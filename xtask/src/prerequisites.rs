@@ -264,7 +264,7 @@ fn wildcard(pattern: &str, name: &str) -> bool {
 fn describe(probe: &Probe) -> String {
     match probe {
         Probe::Programs(names) => format!("`{}` on the PATH", names.join("` and `")),
-        Probe::File(pattern) => format!("a file {pattern}"),
+        Probe::File(pattern) => format!("file {pattern}"),
         Probe::Runs(argv) => format!("`{}` succeeding", argv.join(" ")),
     }
 }

@@ -27,19 +27,25 @@ fn input() -> Tensor<B, 4> {
     image_to_tensor::<B>(&image(SIZE, 0), SIZE, &Default::default()).unsqueeze()
 }
 
-/// A narrow ResNet whose head is built for the test instead of drawn: class `c` weighs the
-/// channels `k` with `k % CLASSES == c` by 0.1 and no other, and class `CLASSES - 1` has a bias
-/// of 3. Layer 4's features come out of a ReLU, so every class map is a sum of non-negative
-/// terms: no cancellation near zero (where a relative comparison of two computations of the
-/// same map would measure rounding), and a class's map is positive wherever its channels are.
-/// The bias makes the last class the prediction by a margin far above rounding.
+/// A narrow ResNet whose head is built for the test instead of drawn: class `c` below the
+/// last weighs the channels `k` with `k % CLASSES == c` by 0.1 and no other, the last class
+/// weighs every channel by 0.1 and has a bias of 1. Layer 4's features come out of a ReLU, so
+/// every class map is a sum of non-negative terms: no cancellation near zero (where a relative
+/// comparison of two computations of the same map would measure rounding), and a class's map
+/// is positive wherever its channels are. The last class's logit exceeds every other one by at
+/// least its bias (it holds each other class's terms and more), so it is the prediction
+/// whatever the features, by a margin far above rounding.
 fn purpose_built_network() -> ResNet<B> {
     let mut net = narrow_resnet(CLASSES);
     let [features, classes] = net.fc.weight.dims();
     let weight: Vec<f32> = (0..features * classes)
         .map(|i| {
             let (k, c) = (i / classes, i % classes);
-            if k % classes == c { 0.1 } else { 0.0 }
+            if c == classes - 1 || k % classes == c {
+                0.1
+            } else {
+                0.0
+            }
         })
         .collect();
     let device = Default::default();
@@ -48,7 +54,7 @@ fn purpose_built_network() -> ResNet<B> {
         &device,
     ));
     let mut bias = vec![0.0; classes];
-    bias[classes - 1] = 3.0;
+    bias[classes - 1] = 1.0;
     net.fc.bias = Some(Param::from_tensor(Tensor::from_data(
         TensorData::new(bias, [classes]),
         &device,
