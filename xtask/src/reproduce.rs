@@ -34,9 +34,6 @@ use crate::{
     process::{build_afcn, run},
 };
 
-/// The section of AFCN's keys in an `afcn train` config file.
-pub const AFCN_SECTION: &str = "[methods.afcn]";
-
 /// The five switches of AFCN's ablation, as named in the `[methods.afcn]` section of a config.
 pub const SWITCHES: [&str; 5] = [
     "label_correction",
@@ -286,26 +283,35 @@ pub fn final_accuracy(run_dir: &Path) -> anyhow::Result<f64> {
         .with_context(|| format!("{}: no epoch with a test_accuracy", path.display()))
 }
 
-/// The config text `base` with `keys` added to its `[methods.afcn]` table (created at the end
-/// when `base` has none).
-pub fn with_afcn_keys(base: &str, keys: &str) -> String {
-    let mut out = String::with_capacity(base.len() + keys.len() + 8);
-    let mut added = false;
-    for line in base.lines() {
-        out.push_str(line);
-        out.push('\n');
-        if !added && line.trim() == AFCN_SECTION {
-            out.push_str(keys);
-            added = true;
-        }
+/// The config text `base` with `keys` (TOML key lines) set in its `[methods.afcn]` table: a
+/// key that `base` sets already is replaced, the rest of the file (comments, order, other
+/// tables) kept as written. The table is added when `base` has none.
+///
+/// # Errors
+/// `base` is not TOML, or its `methods` or `methods.afcn` is not a table.
+pub fn with_afcn_keys(base: &str, keys: &str) -> anyhow::Result<String> {
+    let mut doc: toml_edit::DocumentMut = base.parse()?;
+    let keys: toml_edit::DocumentMut = keys
+        .parse()
+        .with_context(|| format!("the generated keys {keys:?}"))?;
+    let table = || {
+        let mut table = toml_edit::Table::new();
+        table.set_implicit(true);
+        toml_edit::Item::Table(table)
+    };
+    let afcn = doc
+        .entry("methods")
+        .or_insert_with(table)
+        .as_table_like_mut()
+        .context("`methods` is not a table")?
+        .entry("afcn")
+        .or_insert_with(table)
+        .as_table_like_mut()
+        .context("`methods.afcn` is not a table")?;
+    for (key, item) in keys.iter() {
+        afcn.insert(key, item.clone());
     }
-    if !added {
-        out.push('\n');
-        out.push_str(AFCN_SECTION);
-        out.push('\n');
-        out.push_str(keys);
-    }
-    out
+    Ok(doc.to_string())
 }
 
 /// Trains one cell with the `afcn` binary at `afcn` unless its run is complete (resuming it
@@ -353,7 +359,14 @@ fn train_cell(
                 std::fs::create_dir_all(parent)
                     .with_context(|| format!("creating {}", parent.display()))?;
             }
-            std::fs::write(&config, with_afcn_keys(base.as_deref().unwrap_or(""), keys))
+            let text = with_afcn_keys(base.as_deref().unwrap_or(""), keys).with_context(|| {
+                let base = flags.config.as_ref().map(|p| p.display().to_string());
+                format!(
+                    "setting {keys:?} in {}",
+                    base.as_deref().unwrap_or("the defaults")
+                )
+            })?;
+            std::fs::write(&config, text)
                 .with_context(|| format!("writing {}", config.display()))?;
             args.extend(["--config".into(), config.display().to_string()]);
         } else if let Some(path) = &flags.config {
@@ -650,23 +663,50 @@ mod tests {
     #[test]
     fn generated_keys_join_the_base_configs_afcn_table() {
         assert_eq!(
-            with_afcn_keys("", "beta = 0.1\n"),
-            "\n[methods.afcn]\nbeta = 0.1\n"
+            with_afcn_keys("", "beta = 0.1\n").unwrap(),
+            "[methods.afcn]\nbeta = 0.1\n"
         );
         assert_eq!(
             with_afcn_keys(
                 "epochs = 2\n[methods.afcn]\ntau = 0.4\n[data]\nskip_bad = true",
                 "consistency = false\n"
-            ),
-            "epochs = 2\n[methods.afcn]\nconsistency = false\ntau = 0.4\n[data]\nskip_bad = true\n"
+            )
+            .unwrap(),
+            "epochs = 2\n[methods.afcn]\ntau = 0.4\nconsistency = false\n[data]\nskip_bad = true\n"
         );
         assert_eq!(
             with_afcn_keys(
                 "epochs = 2\n[data.synthfer]\ntest_size = 8\n",
                 "beta = 1.0\n"
-            ),
+            )
+            .unwrap(),
             "epochs = 2\n[data.synthfer]\ntest_size = 8\n\n[methods.afcn]\nbeta = 1.0\n"
         );
+    }
+
+    #[test]
+    fn a_key_the_base_config_sets_is_replaced_not_repeated() {
+        let base = "# the ablation's base\n[methods.afcn]\nconsistency = true # on\nbeta = 0.7\n";
+        let text = with_afcn_keys(base, "consistency = false\n").unwrap();
+        assert_eq!(text.matches("consistency").count(), 1, "{text}");
+        let parsed: toml::Table = toml::from_str(&text).unwrap();
+        let afcn = &parsed["methods"]["afcn"];
+        assert_eq!(afcn["consistency"].as_bool(), Some(false), "{text}");
+        assert_eq!(afcn["beta"].as_float(), Some(0.7), "{text}");
+        assert!(text.starts_with("# the ablation's base\n"), "{text}");
+        // An inline table and a dotted key are tables too.
+        let text = with_afcn_keys("methods = { afcn = { beta = 0.7 } }\n", "beta = 0.1\n").unwrap();
+        let parsed: toml::Table = toml::from_str(&text).unwrap();
+        assert_eq!(
+            parsed["methods"]["afcn"]["beta"].as_float(),
+            Some(0.1),
+            "{text}"
+        );
+        let text = with_afcn_keys("methods.afcn.lambda = 3.0\n", "lambda = 1.0\n").unwrap();
+        assert_eq!(text.matches("lambda").count(), 1, "{text}");
+        let err = with_afcn_keys("methods = 3\n", "beta = 0.1\n").unwrap_err();
+        assert_eq!(err.to_string(), "`methods` is not a table");
+        assert!(with_afcn_keys("epochs = \n", "beta = 0.1\n").is_err());
     }
 
     #[test]

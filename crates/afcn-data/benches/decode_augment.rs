@@ -5,7 +5,7 @@
 use std::hint::black_box;
 
 use afcn_data::image::{Rgb, RgbImage};
-use afcn_data::{AugmentConfig, FerDataset, LoadOptions, Split, open_folder, two_view_batch};
+use afcn_data::{AugmentConfig, FerDataset, LoadOptions, Split, Views, open_folder, train_batch};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 const IMAGES: usize = 32;
@@ -57,8 +57,16 @@ fn decode_augment(c: &mut Criterion) {
     group.bench_function("parallel_batch32_224", |b| {
         b.iter(|| {
             black_box(
-                two_view_batch::<burn::backend::Flex, _>(&data, &indices, &augment, 1, 0, &device)
-                    .expect("a batch"),
+                train_batch::<burn::backend::Flex, _>(
+                    &data,
+                    &indices,
+                    &augment,
+                    Views::Two,
+                    1,
+                    0,
+                    &device,
+                )
+                .expect("a batch"),
             )
         })
     });

@@ -11,25 +11,31 @@ use crate::dataset::{Annotation, FerDataset};
 use crate::error::Result;
 use crate::transform::{AugmentConfig, eval_pixels};
 
-/// A training batch of two views.
-#[derive(Debug, Clone)]
-pub struct TwoViewBatch<B: Backend> {
-    /// View 1, T(x).
-    pub view1: Tensor<B, 4>,
-    /// View 2, T(flip(x)).
-    pub view2: Tensor<B, 4>,
-    /// The given labels.
-    pub labels: Tensor<B, 1, Int>,
-    /// The given and clean labels of each sample, on the host.
-    pub annotations: Vec<Annotation>,
-    /// The samples' indices in the dataset (the label store's keys).
-    pub indices: Vec<usize>,
+/// How many views of each image a training batch holds: the image alone, or the image and
+/// its mirror (AFCN's and EAC's two views).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Views {
+    /// One view, [`AugmentConfig::one_view`].
+    One,
+    /// Two views, [`AugmentConfig::two_views`].
+    Two,
 }
 
-/// An evaluation (or single-view) batch.
+impl Views {
+    /// The number of views.
+    pub fn count(self) -> usize {
+        match self {
+            Views::One => 1,
+            Views::Two => 2,
+        }
+    }
+}
+
+/// A batch of images: for training, every sample's view 1, then (two views) every sample's
+/// view 2; for evaluation, one view.
 #[derive(Debug, Clone)]
 pub struct Batch<B: Backend> {
-    /// The images.
+    /// The images, `[V N, 3, S, S]` for `V` views of `N` samples.
     pub images: Tensor<B, 4>,
     /// The given labels (on a test split, the clean ones).
     pub labels: Tensor<B, 1, Int>,
@@ -40,7 +46,7 @@ pub struct Batch<B: Backend> {
 }
 
 /// Decodes and transforms `indices` of `dataset` in parallel: `transform` gives the flattened
-/// views of one sample.
+/// views of one sample; the result holds each view's pixels of every sample, view by view.
 fn gather<D: FerDataset + ?Sized, const V: usize>(
     dataset: &D,
     indices: &[usize],
@@ -74,49 +80,31 @@ fn labels<B: Backend>(annotations: &[Annotation], device: &B::Device) -> Tensor<
     Tensor::from_data(TensorData::new(labels, [annotations.len()]), device)
 }
 
-/// The two-view training batch of `indices` in `epoch` (see
-/// [`AugmentConfig::two_views`]); samples are decoded and augmented in parallel.
+/// The training batch of `indices` in `epoch` with `views` views of each sample
+/// ([`AugmentConfig::one_view`], [`AugmentConfig::two_views`]); samples are decoded and
+/// augmented in parallel.
 ///
 /// # Shapes
-/// - `view1`, `view2`: `[N, 3, S, S]` with N = `indices.len()`, S = `augment.image_size`
+/// - `images`: `[V N, 3, S, S]` with `V` = `views.count()`, N = `indices.len()`,
+///   S = `augment.image_size`, view 1 of every sample first
 /// - `labels`: `[N]`
-pub fn two_view_batch<B: Backend, D: FerDataset + ?Sized>(
-    dataset: &D,
-    indices: &[usize],
-    augment: &AugmentConfig,
-    run_seed: u64,
-    epoch: usize,
-    device: &B::Device,
-) -> Result<TwoViewBatch<B>> {
-    let (views, annotations) = gather(dataset, indices, |image, index| {
-        augment.two_views(image, run_seed, index, epoch)
-    })?;
-    let [first, second]: [Vec<f32>; 2] = views.try_into().unwrap_or_default();
-    let (n, side) = (indices.len(), augment.image_size);
-    Ok(TwoViewBatch {
-        view1: images(first, n, side, device),
-        view2: images(second, n, side, device),
-        labels: labels(&annotations, device),
-        annotations,
-        indices: indices.to_vec(),
-    })
-}
-
-/// The single-view training batch of `indices` in `epoch` (see [`AugmentConfig::one_view`]).
-///
-/// # Shapes
-/// - `images`: `[N, 3, S, S]`; `labels`: `[N]`
 pub fn train_batch<B: Backend, D: FerDataset + ?Sized>(
     dataset: &D,
     indices: &[usize],
     augment: &AugmentConfig,
+    views: Views,
     run_seed: u64,
     epoch: usize,
     device: &B::Device,
 ) -> Result<Batch<B>> {
-    let (views, annotations) = gather(dataset, indices, |image, index| {
-        [augment.one_view(image, run_seed, index, epoch)]
-    })?;
+    let (views, annotations) = match views {
+        Views::One => gather(dataset, indices, |image, index| {
+            [augment.one_view(image, run_seed, index, epoch)]
+        })?,
+        Views::Two => gather(dataset, indices, |image, index| {
+            augment.two_views(image, run_seed, index, epoch)
+        })?,
+    };
     batch_of(views, annotations, indices, augment.image_size, device)
 }
 
@@ -141,9 +129,9 @@ fn batch_of<B: Backend>(
     side: u32,
     device: &B::Device,
 ) -> Result<Batch<B>> {
-    let pixels = views.into_iter().next().unwrap_or_default();
+    let rows = views.len() * indices.len();
     Ok(Batch {
-        images: images(pixels, indices.len(), side, device),
+        images: images(views.concat(), rows, side, device),
         labels: labels(&annotations, device),
         annotations,
         indices: indices.to_vec(),
@@ -197,16 +185,16 @@ mod tests {
     }
 
     #[test]
-    fn two_view_batch_stacks_samples_in_order() {
+    fn a_two_view_batch_stacks_view_1_of_every_sample_then_view_2() {
         let device = Default::default();
         let augment = AugmentConfig {
             image_size: 6,
             ..AugmentConfig::default()
         };
         let batch =
-            two_view_batch::<Flex, _>(&tiny(), &[2, 0, 3], &augment, 11, 1, &device).unwrap();
-        assert_eq!(batch.view1.dims(), [3, 3, 6, 6]);
-        assert_eq!(batch.view2.dims(), [3, 3, 6, 6]);
+            train_batch::<Flex, _>(&tiny(), &[2, 0, 3], &augment, Views::Two, 11, 1, &device)
+                .unwrap();
+        assert_eq!(batch.images.dims(), [6, 3, 6, 6]);
         assert_eq!(batch.indices, vec![2, 0, 3]);
         assert_eq!(
             batch.labels.into_data().iter::<i64>().collect::<Vec<_>>(),
@@ -219,10 +207,28 @@ mod tests {
                 clean_label: 1
             }
         );
-        let view1 = batch.view1.into_data().to_vec::<f32>().unwrap();
+        let pixels = batch.images.into_data().to_vec::<f32>().unwrap();
         let image = tiny().image(0).unwrap();
-        let [expected, _] = augment.two_views(&image, 11, 0, 1);
-        assert_eq!(&view1[108..216], &expected[..]);
+        let [first, second] = augment.two_views(&image, 11, 0, 1);
+        // Sample 0 is the batch's second: row 1 holds its view 1, row 3 + 1 its view 2.
+        assert_eq!(&pixels[108..216], &first[..]);
+        assert_eq!(&pixels[4 * 108..5 * 108], &second[..]);
+    }
+
+    #[test]
+    fn a_one_view_batch_holds_one_row_per_sample() {
+        let device = Default::default();
+        let augment = AugmentConfig {
+            image_size: 6,
+            ..AugmentConfig::default()
+        };
+        let batch =
+            train_batch::<Flex, _>(&tiny(), &[3, 1], &augment, Views::One, 5, 0, &device).unwrap();
+        assert_eq!(batch.images.dims(), [2, 3, 6, 6]);
+        let pixels = batch.images.into_data().to_vec::<f32>().unwrap();
+        let expected = augment.one_view(&tiny().image(1).unwrap(), 5, 1, 0);
+        assert_eq!(&pixels[108..], &expected[..]);
+        assert_eq!(Views::One.count() + 1, Views::Two.count());
     }
 
     #[test]

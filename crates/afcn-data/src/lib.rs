@@ -19,7 +19,7 @@ mod table;
 pub mod transform;
 
 pub use affectnet::{AFFECTNET_CLASSES, AffectNetClasses, open_affectnet};
-pub use batch::{Batch, TwoViewBatch, epoch_order, eval_batch, train_batch, two_view_batch};
+pub use batch::{Batch, Views, epoch_order, eval_batch, train_batch};
 pub use dataset::{Annotation, FerDataset, Sample, Split, check_index};
 pub use decode::decode_image;
 pub use error::{DataError, Location, Result};

@@ -1,7 +1,5 @@
 //! Errors of the losses.
 
-use afcn_certainty::LabelStoreError;
-
 /// What can go wrong when configuring or computing a loss.
 #[derive(Debug, thiserror::Error)]
 pub enum AfcnLossError {
@@ -28,9 +26,6 @@ pub enum AfcnLossError {
         /// The size expected.
         expected: String,
     },
-    /// The label store refused the batch.
-    #[error(transparent)]
-    Labels(#[from] LabelStoreError),
 }
 
 /// `Ok` when `value` is finite and at least 0, else the knob's [`AfcnLossError::InvalidConfig`].

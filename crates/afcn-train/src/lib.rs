@@ -2,15 +2,19 @@
 
 pub mod audit;
 pub mod backend;
+pub mod checkpoint;
 pub mod commands;
 pub mod config;
 pub mod data;
 pub mod distributed;
+pub mod inference;
 pub mod methods;
 pub mod metrics;
 pub mod model;
+pub mod optim;
 pub mod overlays;
 pub mod plots;
+pub mod progress;
 pub mod report;
 pub mod run_dir;
 pub mod step;

@@ -10,6 +10,7 @@ use serde_json::json;
 
 use crate::{
     config::DatasetKind,
+    inference::confusion,
     metrics::EpochMetrics,
     model::HEADS_FILE,
     overlays::{
@@ -18,7 +19,7 @@ use crate::{
     },
     plots::{save_confusion_png, save_curves_png},
     run_dir::{RunDir, names},
-    trainer::{Trainer, confusion},
+    trainer::Trainer,
 };
 
 /// The correction log: one line per label change.
@@ -130,8 +131,8 @@ pub fn write_final<B: AutodiffBackend>(run: &RunDir, trainer: &Trainer<B>) -> an
             last.epoch + 1
         )?;
     }
-    if let Some(parallel) = trainer.parallel() {
-        writeln!(report, "Trained {}.\n", parallel.describe())?;
+    if trainer.parallel().shards() > 1 {
+        writeln!(report, "Trained {}.\n", trainer.parallel().describe())?;
     }
     writeln!(report, "## Epochs\n")?;
     writeln!(

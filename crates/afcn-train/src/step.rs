@@ -10,9 +10,8 @@
 
 use std::ops::Range;
 
-use afcn_backbone::ResNet;
 use afcn_certainty::{LabelStore, label_tensor};
-use afcn_data::AugmentConfig;
+use afcn_data::Views;
 use burn::tensor::{Tensor, backend::AutodiffBackend};
 
 use crate::{
@@ -50,14 +49,15 @@ pub struct Step<'a> {
 
 impl Step<'_> {
     /// Builds the batch of `indices` from `dataset` and computes its loss under `model` in
-    /// `epoch`: [`Step::images`], then [`forward`], then [`Step::loss`].
+    /// `epoch`: for each of this process's shards of the batch ([`RunningStats::parallel`];
+    /// the whole batch in a run of one shard), [`Step::images`] then [`forward`]; then
+    /// [`Step::loss`].
     ///
-    /// In a data-parallel run (`running` given: the running statistics of the step, which know
-    /// the run's layout), `indices` is the global batch and the step is this process's shards
-    /// of it: each shard read and sent through the network on its own (its own batch-norm
-    /// statistics), label correction on the probabilities of the whole global batch (gathered
-    /// from every rank), then each shard's loss, weighted by its share of the global batch and
-    /// summed. See [`crate::distributed`].
+    /// `indices` is the global batch. In a data-parallel run each shard is read and sent
+    /// through the network on its own (its own batch-norm statistics), label correction
+    /// decides on the probabilities of the whole global batch (gathered from every rank), and
+    /// the shards' losses are weighted by their shares of the global batch and summed. See
+    /// [`crate::distributed`].
     pub fn run<B: AutodiffBackend>(
         &mut self,
         model: &FerModel<B>,
@@ -65,44 +65,20 @@ impl Step<'_> {
         indices: &[usize],
         epoch: usize,
         device: &B::Device,
-        running: Option<&mut RunningStats>,
+        running: &mut RunningStats,
     ) -> anyhow::Result<StepOutput<B>> {
-        let Some(running) = running else {
-            let images = self.images::<B>(dataset, indices, epoch, device)?;
-            let features = forward(model, images);
-            return self.loss(model, features, indices, epoch, device);
-        };
         let mut shards = Vec::new();
         for range in running.parallel().local_ranges(indices.len()) {
-            let shard = &indices[range.clone()];
-            let images = self.images::<B>(dataset, shard, epoch, device)?;
-            let features = forward(model, images);
+            let images = self.images::<B>(dataset, &indices[range.clone()], epoch, device)?;
+            shards.push((forward(model, images), range));
             running.settle(model);
-            let batch = StepBatch {
-                features,
-                samples: shard.len(),
-                epoch,
-                seed: self.config.seed,
-                indices: shard.to_vec(),
-            };
-            shards.push((batch, range));
         }
-        model.heads.visit(
-            &self.config.methods,
-            MethodStep {
-                backbone: &model.backbone,
-                shards,
-                global: indices,
-                labels: self.labels,
-                device,
-                parallel: Some((running, model)),
-            },
-        )
+        self.loss(model, shards, indices, epoch, device, running)
     }
 
-    /// Views of each image a step sends through the network: 2 for the two-view methods (the
-    /// image and its mirror), else 1.
-    pub fn views(&self) -> usize {
+    /// Views of each image a step sends through the network: two for the two-view methods
+    /// (the image and its mirror), else one.
+    pub fn views(&self) -> Views {
         self.config.method.views(&self.config.methods)
     }
 
@@ -110,7 +86,7 @@ impl Step<'_> {
     /// with view 1 of every sample first, then view 2 for two-view methods.
     ///
     /// # Shapes
-    /// - output: `[V N, 3, S, S]`, `V` = [`Step::views`], `N` = `indices.len()`
+    /// - output: `[V N, 3, S, S]`, `V` = [`Step::views`] (counted), `N` = `indices.len()`
     pub fn images<B: AutodiffBackend>(
         &self,
         dataset: &SharedDataset,
@@ -119,75 +95,76 @@ impl Step<'_> {
         device: &B::Device,
     ) -> anyhow::Result<Tensor<B, 4>> {
         let config = self.config;
-        let augment: &AugmentConfig = &config.augment;
-        Ok(if self.views() == 2 {
-            let batch = afcn_data::two_view_batch::<B, _>(
-                dataset.as_ref(),
-                indices,
-                augment,
-                config.seed,
-                epoch,
-                device,
-            )?;
-            Tensor::cat(vec![batch.view1, batch.view2], 0)
-        } else {
-            afcn_data::train_batch::<B, _>(
-                dataset.as_ref(),
-                indices,
-                augment,
-                config.seed,
-                epoch,
-                device,
-            )?
-            .images
-        })
+        let batch = afcn_data::train_batch::<B, _>(
+            dataset.as_ref(),
+            indices,
+            &config.augment,
+            self.views(),
+            config.seed,
+            epoch,
+            device,
+        )?;
+        Ok(batch.images)
     }
 
-    /// The method's relabelling and loss of one batch from the backbone's feature maps on it
-    /// (see [`forward`]); `indices` are the samples' keys in the label store.
+    /// The method's relabelling and loss of one global batch from the backbone's feature maps
+    /// on this process's shards of it (see [`forward`]), each with its positions in the batch;
+    /// `indices` are the global batch's keys in the label store.
     ///
     /// # Shapes
-    /// - `features`: `[V N, K, h, w]`, view 1 of every sample first (`V` = [`Step::views`])
-    /// - `indices`: `N` entries
+    /// - each shard's features: `[V n, K, h, w]` for its `n` samples, view 1 of every sample
+    ///   first (`V` = [`Step::views`])
+    /// - `indices`: the global batch
+    ///
+    /// # Errors
+    /// A shard's features have another number of rows, the model has the heads of another
+    /// method than the run's, or the label store refuses a change.
     pub fn loss<B: AutodiffBackend>(
         &mut self,
         model: &FerModel<B>,
-        features: Tensor<B, 4>,
+        shards: Vec<(Tensor<B, 4>, Range<usize>)>,
         indices: &[usize],
         epoch: usize,
         device: &B::Device,
+        running: &mut RunningStats,
     ) -> anyhow::Result<StepOutput<B>> {
         let config = self.config;
-        let n = indices.len();
-        let rows = features.dims()[0];
-        anyhow::ensure!(
-            rows == self.views() * n,
-            "the network output has {rows} rows; {} views of {n} samples need {}",
-            self.views(),
-            self.views() * n
-        );
         anyhow::ensure!(
             model.heads.kind() == config.method,
             "the model has the heads of {}, the run trains {}",
             model.heads.kind(),
             config.method
         );
-        let batch = StepBatch {
-            features,
-            samples: n,
-            epoch,
-            seed: config.seed,
-            indices: indices.to_vec(),
-        };
+        anyhow::ensure!(!shards.is_empty(), "a step needs at least one shard");
+        let views = self.views().count();
+        let mut batches = Vec::with_capacity(shards.len());
+        for (features, range) in shards {
+            let (rows, n) = (features.dims()[0], range.len());
+            anyhow::ensure!(
+                rows == views * n && range.end <= indices.len(),
+                "the network output of samples {range:?} of a batch of {} has {rows} rows; \
+                 {views} views of {n} samples need {}",
+                indices.len(),
+                views * n
+            );
+            let batch = StepBatch {
+                features,
+                samples: n,
+                epoch,
+                seed: config.seed,
+                indices: indices[range.clone()].to_vec(),
+            };
+            batches.push((batch, range));
+        }
         model.heads.visit(
             &config.methods,
             MethodStep {
-                backbone: &model.backbone,
-                shards: vec![(batch, 0..n)],
+                model,
+                shards: batches,
                 global: indices,
                 labels: self.labels,
                 device,
-                parallel: None,
+                running,
             },
         )
     }
@@ -196,15 +173,15 @@ impl Step<'_> {
 /// The relabelling and loss of one batch (one shard in one process, this process's shards of
 /// a global batch in a data-parallel run), run with the method's static types.
 struct MethodStep<'a, B: AutodiffBackend> {
-    backbone: &'a ResNet<B>,
+    model: &'a FerModel<B>,
     /// The shards and their positions in the global batch.
     shards: Vec<(StepBatch<B>, Range<usize>)>,
     /// The global batch.
     global: &'a [usize],
     labels: &'a mut LabelStore,
     device: &'a B::Device,
-    /// The running statistics of the step (which know the run's layout) and their model.
-    parallel: Option<(&'a mut RunningStats, &'a FerModel<B>)>,
+    /// The running statistics of the step, which know the run's layout.
+    running: &'a mut RunningStats,
 }
 
 impl<B: AutodiffBackend> HeadsVisitor<B> for MethodStep<'_, B> {
@@ -212,13 +189,14 @@ impl<B: AutodiffBackend> HeadsVisitor<B> for MethodStep<'_, B> {
 
     fn visit<M: Method>(self, config: &M::Config, heads: &M::Heads<B>) -> Self::Output {
         let MethodStep {
-            backbone,
+            model,
             shards,
             global,
             labels,
             device,
-            mut parallel,
+            running,
         } = self;
+        let backbone = &model.backbone;
         let epoch = shards[0].0.epoch;
         let relabelling = M::relabelling(config, epoch);
         // A method whose new labels serve later epochs learns from the labels it had.
@@ -236,16 +214,10 @@ impl<B: AutodiffBackend> HeadsVisitor<B> for MethodStep<'_, B> {
                     1 => probabilities.remove(0),
                     _ => Tensor::cat(probabilities, 0),
                 };
-                match &parallel {
-                    None => labels.correct_batch(epoch, global, probabilities, &r.rule)?,
-                    Some((running, _)) => {
-                        let classes = labels.num_classes();
-                        let local = probabilities.into_data().iter::<f32>().collect();
-                        let all = running.parallel().gather_rows(local, global.len(), classes);
-                        labels.correct(epoch, global, &all, &r.rule)?
-                    }
-                }
-                .len()
+                let local = probabilities.into_data().iter::<f32>().collect();
+                let classes = labels.num_classes();
+                let all = running.parallel().gather_rows(local, global.len(), classes);
+                labels.correct(epoch, global, &all, &r.rule)?.len()
             }
             None => 0,
         };
@@ -257,9 +229,7 @@ impl<B: AutodiffBackend> HeadsVisitor<B> for MethodStep<'_, B> {
             };
             let label_tensor = label_tensor::<B>(&trained_on, device);
             let parts = M::loss(config, heads, backbone, batch, label_tensor)?;
-            if let Some((running, model)) = &mut parallel {
-                running.settle(*model);
-            }
+            running.settle(model);
             outputs.push((parts, trained_on, range.len()));
         }
         Ok(weighted_sum(outputs, global.len(), corrections))

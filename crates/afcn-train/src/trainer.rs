@@ -14,28 +14,25 @@ use afcn_certainty::LabelStore;
 use anyhow::Context;
 use burn::{
     module::{AutodiffModule, Module},
-    optim::{
-        Adam, AdamConfig, GradientsParams, Optimizer, adaptor::OptimizerAdaptor,
-        decay::WeightDecayConfig,
-    },
+    optim::Optimizer,
     record::Recorder,
-    tensor::{Tensor, backend::AutodiffBackend, backend::Backend},
+    tensor::{Tensor, backend::AutodiffBackend},
 };
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
 use crate::{
+    checkpoint::{Checkpoint, MODEL_FILE, OPTIMIZER_FILE, STATE_FILE},
     config::TrainConfig,
     data::{RunData, SharedDataset},
-    distributed::{DataParallel, RunningStats},
-    metrics::{ConfusionMatrix, EpochMetrics},
+    distributed::{self, DataParallel, RunningStats},
+    inference::{self, Prediction},
+    metrics::EpochMetrics,
     model::{FerModel, recorder},
+    optim::{self, Adamw},
+    progress::progress_bar,
     run_dir::RunDir,
     step::Step,
 };
-
-/// Batches scored at once during evaluation.
-const EVAL_BATCH: usize = 64;
 
 /// The trainer's state between epochs (saved in every checkpoint beside the model).
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -48,9 +45,6 @@ pub struct TrainerState {
     pub labels: LabelStore,
 }
 
-/// The optimizer of a run: Adam with L2 weight decay.
-pub type Adamw<B> = OptimizerAdaptor<Adam, FerModel<B>, B>;
-
 /// A run in progress: model, optimizer, labels and the data it trains on.
 pub struct Trainer<B: AutodiffBackend> {
     config: TrainConfig,
@@ -61,8 +55,9 @@ pub struct Trainer<B: AutodiffBackend> {
     state: TrainerState,
     class_names: Vec<String>,
     interrupt: Option<Arc<AtomicBool>>,
-    /// The layout of a data-parallel run (`None`: one process, one shard).
-    parallel: Option<DataParallel>,
+    /// The run's layout: its processes and the shards of each global batch
+    /// ([`DataParallel::solo`] for a run that is not data-parallel).
+    parallel: DataParallel,
 }
 
 /// A run stopped by an interrupt (Ctrl-C) at a batch boundary; its last checkpoint is kept.
@@ -81,43 +76,9 @@ pub struct Interrupted {
     pub dir: String,
 }
 
-/// The model's record in a checkpoint (named MessagePack, full precision).
-const MODEL_FILE: &str = "model.mpk";
-/// The optimizer's record in a checkpoint.
-const OPTIMIZER_FILE: &str = "optimizer.mpk";
-/// The trainer state in a checkpoint (JSON).
-const STATE_FILE: &str = "state.json";
-
-/// The bytes of a checkpoint file.
-fn read_record(path: &Path) -> anyhow::Result<Vec<u8>> {
-    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
-}
-
-/// The files of a checkpoint directory, as read (rank 0 reads them and sends them to the
-/// other ranks of a data-parallel run).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Checkpoint {
-    /// The model's record.
-    pub model: Vec<u8>,
-    /// The optimizer's record.
-    pub optimizer: Vec<u8>,
-    /// The trainer state (JSON).
-    pub state: Vec<u8>,
-}
-
-impl Checkpoint {
-    /// Reads the checkpoint directory `dir`.
-    pub fn read(dir: &Path) -> anyhow::Result<Self> {
-        Ok(Self {
-            model: read_record(&dir.join(MODEL_FILE))?,
-            optimizer: read_record(&dir.join(OPTIMIZER_FILE))?,
-            state: read_record(&dir.join(STATE_FILE))?,
-        })
-    }
-}
-
 impl<B: AutodiffBackend> Trainer<B> {
-    /// A fresh run of `config` on `data`.
+    /// A fresh run of `config` on `data`, in one process and one shard (see
+    /// [`Trainer::with_parallel`]).
     pub fn new(config: TrainConfig, data: RunData, device: B::Device) -> anyhow::Result<Self> {
         let class_names = data.train.class_names().to_vec();
         B::seed(&device, config.seed);
@@ -139,7 +100,7 @@ impl<B: AutodiffBackend> Trainer<B> {
         }
         let labels = label_store(&data.train)?;
         Ok(Self {
-            optimizer: optimizer(&config),
+            optimizer: optim::optimizer(&config),
             state: TrainerState {
                 next_epoch: 0,
                 history: Vec::new(),
@@ -151,7 +112,7 @@ impl<B: AutodiffBackend> Trainer<B> {
             model,
             data,
             interrupt: None,
-            parallel: None,
+            parallel: DataParallel::solo(),
         })
     }
 
@@ -180,8 +141,8 @@ impl<B: AutodiffBackend> Trainer<B> {
         Ok(self)
     }
 
-    /// Trains data-parallel with the layout `parallel`: this process computes its shards of
-    /// every global batch of `batch_size` samples.
+    /// Trains with the layout `parallel`: this process computes its shards of every global
+    /// batch of `batch_size` samples.
     ///
     /// # Errors
     /// The global batch leaves a shard fewer than 2 samples.
@@ -196,19 +157,19 @@ impl<B: AutodiffBackend> Trainer<B> {
             parallel.shards_per_process(),
             parallel.min_batch()
         );
-        crate::distributed::initialize(&self.model);
-        self.parallel = Some(parallel);
+        distributed::initialize(&parallel, &self.model);
+        self.parallel = parallel;
         Ok(self)
     }
 
-    /// The layout of a data-parallel run (`None` for one process, one shard).
-    pub fn parallel(&self) -> Option<&DataParallel> {
-        self.parallel.as_ref()
+    /// The run's layout ([`DataParallel::solo`] unless [`Trainer::with_parallel`] set one).
+    pub fn parallel(&self) -> &DataParallel {
+        &self.parallel
     }
 
     /// Whether this process writes the run directory (the only one, or rank 0).
     pub fn is_writer(&self) -> bool {
-        self.parallel.as_ref().is_none_or(DataParallel::is_writer)
+        self.parallel.is_writer()
     }
 
     /// Stops training at the next batch boundary once `flag` is set (by a signal handler),
@@ -279,28 +240,19 @@ impl<B: AutodiffBackend> Trainer<B> {
 
     /// Writes the checkpoint of the epochs done so far.
     fn save_checkpoint(&self, run: &RunDir) -> anyhow::Result<()> {
-        // Encoded in memory, then written as plain files: a failed write (a full disk) is
-        // reported with its path and the operating system's error.
-        let model = Recorder::<B>::record(&recorder(), self.model.clone().into_record(), ())
-            .context("encoding the model")?;
-        let optimizer = Recorder::<B>::record(&recorder(), self.optimizer.to_record(), ())
-            .context("encoding the optimizer")?;
-        let state = serde_json::to_vec(&self.state).context("encoding the trainer state")?;
-        run.checkpoint(self.state.next_epoch - 1, |dir| {
-            for (name, bytes) in [
-                (MODEL_FILE, &model),
-                (OPTIMIZER_FILE, &optimizer),
-                (STATE_FILE, &state),
-            ] {
-                let path = dir.join(name);
-                std::fs::write(&path, bytes)
-                    .with_context(|| format!("writing {}", path.display()))?;
-            }
-            Ok(())
-        })
+        // Encoded in memory, then written as plain files.
+        let checkpoint = Checkpoint {
+            model: Recorder::<B>::record(&recorder(), self.model.clone().into_record(), ())
+                .context("encoding the model")?,
+            optimizer: Recorder::<B>::record(&recorder(), self.optimizer.to_record(), ())
+                .context("encoding the optimizer")?,
+            state: serde_json::to_vec(&self.state).context("encoding the trainer state")?,
+        };
+        run.checkpoint(self.state.next_epoch - 1, |dir| checkpoint.write(dir))
     }
 
-    /// One epoch: the steps over the shuffled training split, then the evaluation.
+    /// One epoch: the steps over the shuffled training split, then the evaluation; every
+    /// process of a data-parallel run runs it, in step with the others.
     fn epoch(&mut self, epoch: usize, run: &RunDir) -> anyhow::Result<EpochMetrics> {
         let start = Instant::now();
         let config = &self.config;
@@ -308,20 +260,20 @@ impl<B: AutodiffBackend> Trainer<B> {
         let order = afcn_data::epoch_order(self.data.train.len(), config.seed, epoch);
         let batches: Vec<&[usize]> = order
             .chunks(config.batch_size)
-            .filter(|chunk| chunk.len() >= self.parallel.as_ref().map_or(2, |p| p.min_batch()))
+            .filter(|chunk| chunk.len() >= self.parallel.min_batch())
             .collect();
         let bar = progress_bar(batches.len() as u64, &format!("epoch {epoch}"));
         let (mut loss_sum, mut ce_sum, mut aux_sum) = (0.0, 0.0, 0.0);
         let (mut correct, mut clean_correct, mut seen, mut corrections) = (0u64, 0u64, 0u64, 0);
         let mut skipped = 0;
-        let parallel = self.parallel.as_ref();
+        let parallel = &self.parallel;
         for (b, indices) in batches.iter().enumerate() {
             let interrupted = self
                 .interrupt
                 .as_ref()
                 .is_some_and(|f| f.load(Ordering::SeqCst));
             // Every rank stops at the same batch.
-            if parallel.map_or(interrupted, |p| p.any(interrupted)) {
+            if parallel.any(interrupted) {
                 bar.finish_and_clear();
                 return Err(Interrupted {
                     epoch,
@@ -334,14 +286,14 @@ impl<B: AutodiffBackend> Trainer<B> {
                 config,
                 labels: &mut self.state.labels,
             };
-            let mut running = parallel.map(|p| RunningStats::begin(p, &self.model));
+            let mut running = RunningStats::begin(parallel, &self.model);
             let out = step.run(
                 &self.model,
                 &self.data.train,
                 indices,
                 epoch,
                 &self.device,
-                running.as_mut(),
+                &mut running,
             )?;
             // Two reads from the device per step: the loss and its parts here (the finite
             // check must come before the update), the predictions after it.
@@ -358,9 +310,7 @@ impl<B: AutodiffBackend> Trainer<B> {
             .map(f64::from)
             .collect();
             // The global batch's loss: every rank sees the same, and decides the same.
-            if let Some(p) = parallel {
-                p.sum(&mut parts);
-            }
+            parallel.sum(&mut parts);
             let [loss, cross_entropy, auxiliary] = parts[..] else {
                 anyhow::bail!("a step's loss, cross-entropy and auxiliary term are 3 scalars")
             };
@@ -373,19 +323,15 @@ impl<B: AutodiffBackend> Trainer<B> {
                 );
                 // The shards' forward passes moved the running statistics: every rank keeps
                 // their mean, as after a step.
-                if let (Some(p), Some(running)) = (parallel, running) {
-                    p.average_running(&self.model, running);
-                }
+                running.average(&self.model);
                 skipped += 1;
                 bar.inc(1);
                 continue;
             }
             let head_lr = lr * config.method.head_lr_factor(&config.methods);
             let mut grads = out.loss.backward();
-            if let (Some(p), Some(running)) = (parallel, running) {
-                p.reduce(&self.model, &mut grads, running);
-            }
-            self.model = update(
+            running.reduce(&self.model, &mut grads);
+            self.model = optim::update(
                 &mut self.optimizer,
                 self.model.clone(),
                 grads,
@@ -394,7 +340,7 @@ impl<B: AutodiffBackend> Trainer<B> {
 
             let predicted: Vec<i64> = out.logits.argmax(1).into_data().iter::<i64>().collect();
             let clean = clean_labels(&self.state.labels);
-            let mine = &indices[parallel.map_or(0..indices.len(), |p| p.local_span(indices.len()))];
+            let mine = &indices[parallel.local_span(indices.len())];
             for ((&p, &i), &label) in predicted.iter().zip(mine).zip(&out.trained_on) {
                 correct += u64::from(p as usize == label);
                 clean_correct += u64::from(p as usize == clean[i]);
@@ -408,21 +354,16 @@ impl<B: AutodiffBackend> Trainer<B> {
             bar.inc(1);
         }
         bar.finish_and_clear();
-        let confusion = match parallel {
-            None => self.evaluate(&self.data.test)?,
-            Some(p) => {
-                let mut counts = [correct, clean_correct, seen].map(|c| c as f64);
-                p.sum(&mut counts);
-                [correct, clean_correct, seen] = counts.map(|c| c as u64);
-                p.evaluate(
-                    &self.model.valid(),
-                    &self.data.test,
-                    config.augment.image_size,
-                    EVAL_BATCH,
-                    &self.device,
-                )?
-            }
-        };
+        let mut counts = [correct, clean_correct, seen].map(|c| c as f64);
+        parallel.sum(&mut counts);
+        [correct, clean_correct, seen] = counts.map(|c| c as u64);
+        let confusion = inference::evaluate_shared(
+            &self.model.valid(),
+            &self.data.test,
+            config.augment.image_size,
+            &self.device,
+            parallel,
+        )?;
         let steps = (batches.len() - skipped).max(1) as f64;
         let quality = self.state.labels.quality();
         let current = self.state.labels.current();
@@ -450,97 +391,15 @@ impl<B: AutodiffBackend> Trainer<B> {
         })
     }
 
-    /// The confusion matrix of the model (in inference mode) on `dataset`.
-    pub fn evaluate(&self, dataset: &SharedDataset) -> anyhow::Result<ConfusionMatrix> {
-        evaluate(
-            &self.model.valid(),
-            dataset,
-            self.config.augment.image_size,
-            &self.device,
-        )
-    }
-
     /// The model's (inference mode) prediction for every sample of `dataset`.
     pub fn predict(&self, dataset: &SharedDataset) -> anyhow::Result<Vec<Prediction>> {
-        predict_split(
+        inference::predict_split(
             &self.model.valid(),
             dataset,
             self.config.augment.image_size,
             &self.device,
         )
     }
-}
-
-/// The model's prediction for one sample of a split.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Prediction {
-    /// The sample's clean label.
-    pub truth: usize,
-    /// The predicted class.
-    pub class: usize,
-    /// Its softmax probability.
-    pub confidence: f32,
-}
-
-/// The prediction of `model` for every sample of `dataset`, at input side `size`.
-pub fn predict_split<B: Backend>(
-    model: &FerModel<B>,
-    dataset: &SharedDataset,
-    size: u32,
-    device: &B::Device,
-) -> anyhow::Result<Vec<Prediction>> {
-    let indices: Vec<usize> = (0..dataset.len()).collect();
-    predict_samples(model, dataset, &indices, size, device)
-}
-
-/// The prediction of `model` for the samples `indices` of `dataset`, at input side `size`.
-pub fn predict_samples<B: Backend>(
-    model: &FerModel<B>,
-    dataset: &SharedDataset,
-    indices: &[usize],
-    size: u32,
-    device: &B::Device,
-) -> anyhow::Result<Vec<Prediction>> {
-    let mut predictions = Vec::with_capacity(indices.len());
-    for chunk in indices.chunks(EVAL_BATCH) {
-        let batch = afcn_data::eval_batch::<B, _>(dataset.as_ref(), chunk, size, device)?;
-        let probabilities = burn::tensor::activation::softmax(model.logits(batch.images), 1);
-        let (confidence, class) = probabilities.max_dim_with_indices(1);
-        // One read of both: [N, 2] as floats (class indices are small integers).
-        let both: Vec<f32> = Tensor::cat(vec![confidence, class.float()], 1)
-            .into_data()
-            .convert::<f32>()
-            .iter::<f32>()
-            .collect();
-        for (annotation, pair) in batch.annotations.iter().zip(both.chunks(2)) {
-            predictions.push(Prediction {
-                truth: annotation.clean_label,
-                class: pair[1] as usize,
-                confidence: pair[0],
-            });
-        }
-    }
-    Ok(predictions)
-}
-
-/// The confusion matrix of predictions over `classes` classes.
-pub fn confusion(predictions: &[Prediction], classes: usize) -> ConfusionMatrix {
-    let mut confusion = ConfusionMatrix::new(classes);
-    for p in predictions {
-        confusion.add(p.truth, p.class);
-    }
-    confusion
-}
-
-/// The confusion matrix of `model` on `dataset`, at input side `size`.
-pub fn evaluate<B: Backend>(
-    model: &FerModel<B>,
-    dataset: &SharedDataset,
-    size: u32,
-    device: &B::Device,
-) -> anyhow::Result<ConfusionMatrix> {
-    let predictions = predict_split(model, dataset, size, device)?;
-    Ok(confusion(&predictions, dataset.class_names().len()))
 }
 
 /// The label store of a training split: its given labels, with the clean labels beside them.
@@ -559,44 +418,4 @@ fn label_store(train: &SharedDataset) -> anyhow::Result<LabelStore> {
 /// labels stand in for a store without them).
 fn clean_labels(store: &LabelStore) -> &[usize] {
     store.clean().unwrap_or(store.given())
-}
-
-/// One Adam update of `model` from `grads`: the backbone at learning rate `lr[0]`, the
-/// method's heads at `lr[1]` (one step each, on disjoint parameters, when they differ).
-pub fn update<B: AutodiffBackend>(
-    optimizer: &mut Adamw<B>,
-    model: FerModel<B>,
-    mut grads: B::Gradients,
-    [lr, head_lr]: [f64; 2],
-) -> FerModel<B> {
-    if head_lr == lr {
-        let grads = GradientsParams::from_grads(grads, &model);
-        return optimizer.step(lr, model, grads);
-    }
-    let heads = GradientsParams::from_module(&mut grads, &model.heads);
-    let rest = GradientsParams::from_grads(grads, &model);
-    let model = optimizer.step(lr, model, rest);
-    optimizer.step(head_lr, model, heads)
-}
-
-/// The optimizer `config` asks for (the learning rate is given at each step).
-pub fn optimizer<B: AutodiffBackend>(config: &TrainConfig) -> Adamw<B> {
-    AdamConfig::new()
-        .with_weight_decay(Some(WeightDecayConfig::new(
-            config.optim.weight_decay as f32,
-        )))
-        .init()
-}
-
-/// A progress bar on standard error (hidden when it is not a terminal).
-pub fn progress_bar(len: u64, prefix: &str) -> ProgressBar {
-    let bar = ProgressBar::new(len).with_prefix(prefix.to_owned());
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{prefix:>10} [{bar:30}] {pos}/{len} {elapsed_precise} eta {eta} {msg}",
-        )
-        .expect("a valid template")
-        .progress_chars("=> "),
-    );
-    bar
 }

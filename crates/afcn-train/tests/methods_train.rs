@@ -8,11 +8,13 @@ use afcn_certainty::LabelStore;
 use afcn_train::{
     config::{Preset, TrainConfig},
     data,
+    distributed::{DataParallel, RunningStats},
     methods::{MethodKind, RelabelTiming},
     model::FerModel,
+    optim,
     run_dir::RunDir,
     step::{self, Step},
-    trainer::{self, Trainer},
+    trainer::Trainer,
 };
 use burn::backend::{Autodiff, Flex};
 use burn::module::{Module, ModuleVisitor, Param};
@@ -200,12 +202,22 @@ fn relabelling_step(method: MethodKind) -> (Vec<usize>, Vec<usize>, Vec<usize>) 
     };
     let views = step.views();
     let images = Tensor::<B, 4>::random(
-        [views * n, 3, 32, 32],
+        [views.count() * n, 3, 32, 32],
         Distribution::Normal(0.0, 1.0),
         &device,
     );
     let features = step::forward(&model, images);
-    let out = step.loss(&model, features, &indices, 1, &device).unwrap();
+    let mut running = RunningStats::begin(&DataParallel::solo(), &model);
+    let out = step
+        .loss(
+            &model,
+            vec![(features, 0..n)],
+            &indices,
+            1,
+            &device,
+            &mut running,
+        )
+        .unwrap();
     assert!(out.corrections > 0, "{method}: nothing relabelled");
     (given, out.trained_on, labels.current().to_vec())
 }
@@ -261,9 +273,19 @@ fn rul_heads_learn_at_ten_times_the_backbones_rate() {
             labels: &mut labels,
         };
         let features = step::forward(&model, images.clone());
-        let out = step.loss(&model, features, &indices, 0, &device).unwrap();
-        let mut optimizer = trainer::optimizer::<B>(&config);
-        let after = trainer::update(
+        let mut running = RunningStats::begin(&DataParallel::solo(), &model);
+        let out = step
+            .loss(
+                &model,
+                vec![(features, 0..n)],
+                &indices,
+                0,
+                &device,
+                &mut running,
+            )
+            .unwrap();
+        let mut optimizer = optim::optimizer::<B>(&config);
+        let after = optim::update(
             &mut optimizer,
             model.clone(),
             out.loss.backward(),

@@ -24,8 +24,9 @@ use crate::{
     config::TrainConfig,
     data::{RunData, load_options, open_split},
     model::FerModel,
+    progress::progress_bar,
     run_dir::{RunDir, write_atomic},
-    trainer::{Trainer, progress_bar},
+    trainer::Trainer,
 };
 
 /// Images scored per forward pass.

@@ -15,7 +15,7 @@ use crate::{
     audit::{labels::LabelFile, scores::SampleScore},
     overlays::explain_samples,
     plots::encode_png,
-    trainer::progress_bar,
+    progress::progress_bar,
 };
 
 /// The page template.

@@ -26,13 +26,15 @@ use crate::{
         scores::{SampleScore, issues_csv, rank, summarise, summary_text},
     },
     backend::{BackendKind, BackendTask, run_on},
+    checkpoint::STATE_FILE,
     commands::model_args::load_fer_model,
     config::{DataConfig, DatasetKind, TrainConfig},
     data,
     methods::{MethodConfigs, MethodKind},
     model::HEADS_FILE,
+    progress::progress_bar,
     run_dir::{RunDir, names, write_atomic},
-    trainer::{TrainerState, progress_bar},
+    trainer::TrainerState,
 };
 
 /// The ranked scores of every sample.
@@ -176,9 +178,9 @@ fn plan(args: &Args) -> anyhow::Result<Plan> {
         let checkpoint = run
             .latest_checkpoint()?
             .ok_or_else(|| missing(names::LATEST))?;
-        let state_file = checkpoint.join("state.json");
+        let state_file = checkpoint.join(STATE_FILE);
         let text = std::fs::read_to_string(&state_file)
-            .map_err(|_| missing(&format!("{}/state.json", checkpoint.display())))?;
+            .map_err(|_| missing(&state_file.display().to_string()))?;
         let state: TrainerState = serde_json::from_str(&text)
             .with_context(|| format!("parsing {}", state_file.display()))?;
         return Ok(Plan {

@@ -22,10 +22,11 @@ use serde::Serialize;
 use crate::{
     backend::{BackendKind, BackendTask, run_on},
     config::{Preset, TrainConfig},
+    distributed::{DataParallel, RunningStats},
     methods::MethodKind,
     model::FerModel,
+    optim,
     step::{self, Step},
-    trainer,
 };
 
 /// Arguments of `afcn bench`.
@@ -168,7 +169,9 @@ fn bench<B: AutodiffBackend>(args: &Args, device: &B::Device) -> anyhow::Result<
         args.size,
         device,
     );
-    let mut optimizer = trainer::optimizer::<B>(&config);
+    let mut optimizer = optim::optimizer::<B>(&config);
+    // One process, one shard: the trainer's path for a run that is not data-parallel.
+    let solo = DataParallel::solo();
     let given = (0..args.batch)
         .map(|i| (i * 5 + 3) % args.classes)
         .collect();
@@ -178,7 +181,7 @@ fn bench<B: AutodiffBackend>(args: &Args, device: &B::Device) -> anyhow::Result<
         config: &config,
         labels: &mut labels,
     };
-    let views = step.views();
+    let views = step.views().count();
     let images = Tensor::<B, 4>::random(
         [views * args.batch, 3, args.size, args.size],
         Distribution::Normal(0.0, 1.0),
@@ -201,14 +204,23 @@ fn bench<B: AutodiffBackend>(args: &Args, device: &B::Device) -> anyhow::Result<
             read_scalar(forward.clone());
             marks[1] = Instant::now();
         }
+        let mut running = RunningStats::begin(&solo, &model);
         let out = step
-            .loss(&model, forward, &indices, epoch, device)
+            .loss(
+                &model,
+                vec![(forward, 0..args.batch)],
+                &indices,
+                epoch,
+                device,
+                &mut running,
+            )
             .with_context(|| format!("step {s}"))?;
         if args.phases {
             read_scalar(out.loss.clone());
             marks[2] = Instant::now();
         }
-        let grads = out.loss.backward();
+        let mut grads = out.loss.backward();
+        running.reduce(&model, &mut grads);
         if args.phases {
             if let Some(grad) = model.backbone.conv1.weight.grad(&grads) {
                 read_scalar(grad);
@@ -216,7 +228,7 @@ fn bench<B: AutodiffBackend>(args: &Args, device: &B::Device) -> anyhow::Result<
             marks[3] = Instant::now();
         }
         let head_lr = lr * config.method.head_lr_factor(&config.methods);
-        model = trainer::update(&mut optimizer, model, grads, [lr, head_lr]);
+        model = optim::update(&mut optimizer, model, grads, [lr, head_lr]);
         if args.phases {
             sync(&model);
             marks[4] = Instant::now();

@@ -20,9 +20,9 @@ use crate::{
     commands::model_args::load_fer_model,
     config::{DataConfig, DatasetKind, Preset, TrainConfig},
     data::{load_options, open_split},
+    inference::evaluate,
     methods::{MethodConfigs, MethodKind},
     metrics::ConfusionMatrix,
-    trainer::evaluate,
 };
 
 /// Arguments of `afcn eval`.

@@ -11,13 +11,14 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 
 use crate::{
     backend::{BackendKind, BackendTask, run_on_device},
+    checkpoint::Checkpoint,
     config::{DatasetKind, Preset, TrainConfig},
     data,
     distributed::{self, Collective, DataParallel},
     methods::MethodKind,
     report,
     run_dir::{RunDir, names},
-    trainer::{Checkpoint, Trainer},
+    trainer::Trainer,
 };
 
 /// Arguments of `afcn train`. Flags override the configuration file, which overrides the
@@ -253,13 +254,11 @@ fn train_on(
     interrupt: Arc<AtomicBool>,
     collective: Rc<dyn Collective>,
 ) -> anyhow::Result<()> {
-    let parallel = (collective.ranks() > 1 || config.shards_per_process > 1)
-        .then(|| DataParallel::new(collective, config.shards_per_process));
+    let parallel = DataParallel::new(collective, config.shards_per_process);
     let device = device.or_else(|| {
-        parallel
-            .as_ref()
-            .filter(|p| p.ranks() > 1)
-            .and_then(|_| distributed::local_rank())
+        (parallel.ranks() > 1)
+            .then(distributed::local_rank)
+            .flatten()
     });
     run_on_device(
         config.backend,
@@ -279,7 +278,7 @@ fn summary(
     config: &TrainConfig,
     data: &data::RunData,
     run: &RunDir,
-    parallel: Option<&DataParallel>,
+    parallel: &DataParallel,
 ) -> String {
     let noise = match &data.noise {
         Some(noise) => format!(
@@ -292,7 +291,11 @@ fn summary(
         ),
         None => "none injected".into(),
     };
-    let parallel = parallel.map_or(String::new(), |p| format!("  parallel  {}\n", p.describe()));
+    let parallel = if parallel.shards() > 1 {
+        format!("  parallel  {}\n", parallel.describe())
+    } else {
+        String::new()
+    };
     format!(
         "training {method} on {dataset}: {train} train / {test} test images, {classes} classes\n\
          \x20 network   {arch} at {size} px, {epochs} epochs of batch {batch}, seed {seed}\n\
@@ -346,7 +349,7 @@ struct TrainTask {
     config: TrainConfig,
     run: RunDir,
     interrupt: Arc<AtomicBool>,
-    parallel: Option<DataParallel>,
+    parallel: DataParallel,
 }
 
 impl BackendTask for TrainTask {
@@ -362,12 +365,12 @@ impl BackendTask for TrainTask {
         let data = data::open(&config.data).context("opening the dataset")?;
         let device_name = format!("{device:?}");
         let mut trainer = Trainer::<B>::new(config, data, device)?.with_interrupt(interrupt);
-        let parallel = parallel.map(|p| p.with_devices(&device_name));
-        let writer = parallel.as_ref().is_none_or(DataParallel::is_writer);
+        let parallel = parallel.with_devices(&device_name);
+        let writer = parallel.is_writer();
         if writer {
             eprint!(
                 "{}",
-                summary(trainer.config(), trainer.data(), &run, parallel.as_ref())
+                summary(trainer.config(), trainer.data(), &run, &parallel)
             );
         }
         // Rank 0 reads the latest checkpoint and sends it to the other ranks.
@@ -380,16 +383,10 @@ impl BackendTask for TrainTask {
             eprintln!("resuming from {}", dir.display());
         }
         let checkpoint = latest.map(|dir| Checkpoint::read(&dir)).transpose()?;
-        let checkpoint = match &parallel {
-            Some(p) => p.broadcast_checkpoint(checkpoint),
-            None => checkpoint,
-        };
-        if let Some(checkpoint) = checkpoint {
+        if let Some(checkpoint) = Checkpoint::broadcast(&parallel, checkpoint) {
             trainer = trainer.restore(checkpoint)?;
         }
-        if let Some(p) = parallel {
-            trainer = trainer.with_parallel(p)?;
-        }
+        trainer = trainer.with_parallel(parallel)?;
         if !writer {
             return trainer.train(&run, |_| Ok(()));
         }
@@ -415,7 +412,7 @@ mod tests {
         let data = data::open(&config.data).unwrap();
         let tmp = tempfile::tempdir().unwrap();
         let run = RunDir::create(tmp.path()).unwrap();
-        let text = summary(&config, &data, &run, None);
+        let text = summary(&config, &data, &run, &DataParallel::solo());
         assert_eq!(text.lines().count(), 5, "{text}");
         assert!(
             text.starts_with("training afcn on synthfer: 40 train / 10 test images, 7 classes\n"),

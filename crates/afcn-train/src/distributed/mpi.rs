@@ -9,7 +9,7 @@ use mpi::{
     traits::{Communicator, CommunicatorCollectives, Root},
 };
 
-use super::Collective;
+use super::collective::Collective;
 
 /// MPI's world communicator; MPI is finalised when this is dropped.
 pub struct Mpi {

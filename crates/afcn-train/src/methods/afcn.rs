@@ -6,6 +6,7 @@ use std::marker::PhantomData;
 
 use afcn_backbone::ResNet;
 use afcn_certainty::Certainty;
+use afcn_data::Views;
 use afcn_losses::{AfcnConfig, AfcnLossError, AfcnObjective, ViewOutput};
 use burn::tensor::{Int, Tensor, backend::AutodiffBackend, backend::Backend};
 
@@ -29,12 +30,10 @@ impl Afcn {
                 features,
             }
         };
-        (view(0), (Self::views_of(config) == 2).then(|| view(1)))
-    }
-
-    /// 2 when fusion consistency is on, else 1.
-    fn views_of(config: &AfcnConfig) -> usize {
-        if config.consistency { 2 } else { 1 }
+        (
+            view(0),
+            (<Self as Method>::views(config) == Views::Two).then(|| view(1)),
+        )
     }
 }
 
@@ -54,8 +53,13 @@ impl Method for Afcn {
         config.with_epochs(from, epochs)
     }
 
-    fn views(config: &AfcnConfig) -> usize {
-        Self::views_of(config)
+    /// Two when fusion consistency is on, else one.
+    fn views(config: &AfcnConfig) -> Views {
+        if config.consistency {
+            Views::Two
+        } else {
+            Views::One
+        }
     }
 
     fn heads<B: Backend>(_: &AfcnConfig, _: FeatureShape, _: &B::Device) -> PhantomData<B> {

@@ -3,6 +3,7 @@
 use std::marker::PhantomData;
 
 use afcn_backbone::ResNet;
+use afcn_data::Views;
 use afcn_losses::{AfcnLossError, cross_entropy_per_sample};
 use burn::tensor::{Int, Tensor, backend::AutodiffBackend, backend::Backend};
 use serde::{Deserialize, Serialize};
@@ -29,8 +30,8 @@ impl Method for Baseline {
         Ok(())
     }
 
-    fn views(_: &BaselineConfig) -> usize {
-        1
+    fn views(_: &BaselineConfig) -> Views {
+        Views::One
     }
 
     fn heads<B: Backend>(_: &BaselineConfig, _: FeatureShape, _: &B::Device) -> PhantomData<B> {

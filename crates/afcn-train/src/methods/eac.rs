@@ -4,6 +4,7 @@
 use std::marker::PhantomData;
 
 use afcn_backbone::ResNet;
+use afcn_data::Views;
 use afcn_losses::{AfcnLossError, EacConfig};
 use burn::tensor::{Int, Tensor, backend::AutodiffBackend, backend::Backend};
 
@@ -24,8 +25,8 @@ impl Method for Eac {
         config.validate()
     }
 
-    fn views(_: &EacConfig) -> usize {
-        2
+    fn views(_: &EacConfig) -> Views {
+        Views::Two
     }
 
     fn heads<B: Backend>(_: &EacConfig, _: FeatureShape, _: &B::Device) -> PhantomData<B> {

@@ -28,6 +28,7 @@ use std::fmt;
 
 use afcn_backbone::ResNet;
 use afcn_certainty::CorrectionRule;
+use afcn_data::Views;
 use afcn_losses::AfcnLossError;
 use burn::{
     module::Module,
@@ -66,9 +67,9 @@ pub trait Method {
         config
     }
 
-    /// Views of each image a step sends through the network: 2 for the image and its mirror,
-    /// else 1.
-    fn views(config: &Self::Config) -> usize;
+    /// Views of each image a step sends through the network: the image and its mirror, or the
+    /// image alone.
+    fn views(config: &Self::Config) -> Views;
 
     /// The heads' learning rate as a multiple of the backbone's. 1 by default.
     fn head_lr_factor(config: &Self::Config) -> f64 {
@@ -269,7 +270,7 @@ macro_rules! registry {
             }
 
             /// Views of each image a step of this method needs under `configs`.
-            pub fn views(self, configs: &MethodConfigs) -> usize {
+            pub fn views(self, configs: &MethodConfigs) -> Views {
                 match self {
                     $(MethodKind::$variant => <$method as Method>::views(&configs.$key),)+
                 }

@@ -4,6 +4,7 @@
 //! inference from the mean branch.
 
 use afcn_backbone::ResNet;
+use afcn_data::Views;
 use afcn_losses::{AfcnLossError, RulConfig, add_up_loss, mix_features, relative_uncertainty};
 use burn::{
     module::Module,
@@ -87,8 +88,8 @@ impl Method for Rul {
         config.validate()
     }
 
-    fn views(_: &RulConfig) -> usize {
-        1
+    fn views(_: &RulConfig) -> Views {
+        Views::One
     }
 
     fn head_lr_factor(config: &RulConfig) -> f64 {

@@ -3,6 +3,7 @@
 //! update, as its official code does.
 
 use afcn_backbone::{ResNet, global_average_pool};
+use afcn_data::Views;
 use afcn_losses::{AfcnLossError, ScnConfig, cross_entropy_per_sample, importance_scaled_logits};
 use burn::{
     module::Module,
@@ -58,8 +59,8 @@ impl Method for Scn {
         config.validate()
     }
 
-    fn views(_: &ScnConfig) -> usize {
-        1
+    fn views(_: &ScnConfig) -> Views {
+        Views::One
     }
 
     fn heads<B: Backend>(_: &ScnConfig, shape: FeatureShape, device: &B::Device) -> ScnHeads<B> {
