@@ -19,7 +19,7 @@
 //! ([`DataParallel::solo`]): the trainer has one path for both, and the layout's calls cost
 //! nothing there.
 //!
-//! By job: [`collective`] (how processes exchange values, and which there are), [`layout`]
+//! By job: [`mod@collective`] (how processes exchange values, and which there are), [`layout`]
 //! (the shards of a global batch and the trainer's collective calls), [`sync`] (the
 //! gradients and batch-norm statistics kept in step).
 
