@@ -5,6 +5,7 @@ mod change_log;
 mod correction;
 mod csv_file;
 mod error;
+mod invalid_field;
 mod label_store;
 mod quality;
 mod suspects;
@@ -14,6 +15,7 @@ pub use certainty::{Certainty, PROBABILITY_FLOOR, normalised_entropy, normalised
 pub use change_log::LabelChange;
 pub use correction::CorrectionRule;
 pub use error::LabelStoreError;
+pub use invalid_field::InvalidField;
 pub use label_store::{LabelStore, label_tensor};
 pub use quality::CorrectionQuality;
 pub use suspects::{Observation, Suspect};

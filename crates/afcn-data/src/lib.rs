@@ -8,7 +8,6 @@ pub mod error;
 pub mod ferplus;
 pub mod files;
 pub mod folder;
-mod invalid_field;
 pub mod label_list;
 pub mod noise;
 mod open;
@@ -28,7 +27,6 @@ pub use files::{FaceBox, ImageEntry, ImageFiles};
 pub use folder::{folder_classes, open_folder};
 /// The `image` crate this crate's API speaks (`RgbImage`), re-exported for dependents.
 pub use image;
-pub use invalid_field::InvalidField;
 pub use label_list::{ListEntry, read_label_list, read_labels_for, write_label_list};
 pub use noise::{NoiseConfig, NoiseKind, NoisyLabels, Relabeled, inject_noise, pair_targets};
 pub use open::{DatasetFormat, DatasetSource};

@@ -10,7 +10,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::InvalidField;
+use afcn_certainty::InvalidField;
 
 use crate::dataset::{Annotation, FerDataset, check_index};
 use crate::error::{DataError, Result};

@@ -3,8 +3,7 @@
 use afcn_certainty::CorrectionRule;
 use serde::{Deserialize, Serialize};
 
-use crate::AfcnLossError;
-use crate::error::{fraction, non_negative};
+use afcn_certainty::InvalidField;
 
 /// Every knob of the AFCN objective (the specification in `docs/method.md`), with its
 /// defaults, and the five ablation switches.
@@ -97,17 +96,13 @@ impl AfcnConfig {
     }
 
     /// Checks the ranges of the numeric knobs.
-    pub fn validate(&self) -> Result<(), AfcnLossError> {
-        fraction("beta", self.beta)?;
-        non_negative("lambda", self.lambda)?;
+    pub fn validate(&self) -> Result<(), InvalidField> {
+        InvalidField::fraction("beta", self.beta)?;
+        InvalidField::non_negative("lambda", self.lambda)?;
         if !(self.tau.is_finite() && self.tau > 0.0) {
-            return Err(AfcnLossError::InvalidConfig {
-                knob: "tau",
-                value: self.tau,
-                expected: "a finite value > 0",
-            });
+            return Err(InvalidField::new("tau", self.tau, "a finite value > 0"));
         }
-        non_negative("delta", self.delta)
+        InvalidField::non_negative("delta", self.delta)
     }
 
     /// The configuration for a run of `epochs` epochs instead of `from`: warm-up and the start
@@ -180,10 +175,8 @@ mod tests {
             beta: 1.5,
             ..AfcnConfig::default()
         };
-        assert!(matches!(
-            bad.validate(),
-            Err(AfcnLossError::InvalidConfig { knob: "beta", .. })
-        ));
+        let e = bad.validate().unwrap_err();
+        assert_eq!((e.field.as_str(), e.value.as_str()), ("beta", "1.5"));
         assert!(AfcnConfig::default().validate().is_ok());
     }
 }

@@ -1,13 +1,12 @@
 //! EAC's loss: cross-entropy of view 1 plus its flip consistency of class activation maps.
 
+use afcn_certainty::InvalidField;
 use afcn_gradcam::class_activation_map;
 use burn::tensor::{Int, Tensor, backend::Backend};
 use serde::{Deserialize, Serialize};
 
-use crate::AfcnLossError;
 use crate::consistency::flip_consistency;
 use crate::cross_entropy::cross_entropy_per_sample;
-use crate::error::non_negative;
 use crate::flip::flip_width;
 
 /// Knobs of EAC's loss (Zhang et al., "Learn From All: Erasing Attention Consistency").
@@ -37,8 +36,8 @@ pub struct EacLoss<B: Backend> {
 
 impl EacConfig {
     /// Checks that `lambda` is finite and non-negative.
-    pub fn validate(&self) -> Result<(), AfcnLossError> {
-        non_negative("lambda", self.lambda)
+    pub fn validate(&self) -> Result<(), InvalidField> {
+        InvalidField::non_negative("lambda", self.lambda)
     }
 
     /// EAC's loss of a batch: view 1's cross-entropy plus `lambda` times the mean squared

@@ -19,5 +19,5 @@ pub use error::AfcnLossError;
 pub use flip::flip_width;
 pub use fusion::fuse_attention;
 pub use objective::{AfcnLoss, AfcnObjective, ViewOutput};
-pub use rul::{RulConfig, RulMix, add_up_loss, mix_features, relative_uncertainty};
-pub use scn::{ScnConfig, importance_scaled_logits};
+pub use rul::{RulMix, add_up_loss, mix_features, relative_uncertainty};
+pub use scn::{RankRegularisation, importance_scaled_logits};

@@ -2,65 +2,8 @@
 //! Recognition"): uncertainty-weighted feature mixing and the add-up loss.
 
 use burn::tensor::{Int, Tensor, backend::Backend};
-use serde::{Deserialize, Serialize};
 
-use crate::AfcnLossError;
 use crate::cross_entropy::cross_entropy_per_sample;
-
-/// Knobs of RUL's two branches, with the official code's values.
-///
-/// Each branch (mean and log variance) is `BatchNorm2d` without affine parameters, dropout,
-/// a linear map of the flattened last feature map to `embedding_dim`, and `BatchNorm1d`; the
-/// classifier reads the (mixed) mean embedding.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RulConfig {
-    /// Width of the mean and log-variance embeddings. Default 64.
-    pub embedding_dim: usize,
-    /// Dropout probability before each branch's linear map. Default 0.4.
-    pub dropout: f64,
-    /// The branches' and classifier's learning rate as a multiple of the backbone's. Default
-    /// 10 (the official 2e-3 against 2e-4).
-    pub head_lr_factor: f64,
-}
-
-impl Default for RulConfig {
-    fn default() -> Self {
-        Self {
-            embedding_dim: 64,
-            dropout: 0.4,
-            head_lr_factor: 10.0,
-        }
-    }
-}
-
-impl RulConfig {
-    /// Checks that the embedding is at least 1 wide and the dropout a probability below 1.
-    pub fn validate(&self) -> Result<(), AfcnLossError> {
-        if self.embedding_dim == 0 {
-            return Err(AfcnLossError::InvalidConfig {
-                knob: "embedding_dim",
-                value: 0.0,
-                expected: "at least 1",
-            });
-        }
-        if !(0.0..1.0).contains(&self.dropout) {
-            return Err(AfcnLossError::InvalidConfig {
-                knob: "dropout",
-                value: self.dropout,
-                expected: "a probability in [0, 1)",
-            });
-        }
-        if !(self.head_lr_factor > 0.0 && self.head_lr_factor.is_finite()) {
-            return Err(AfcnLossError::InvalidConfig {
-                knob: "head_lr_factor",
-                value: self.head_lr_factor,
-                expected: "a finite value > 0",
-            });
-        }
-        Ok(())
-    }
-}
 
 /// Each sample's uncertainty `u_i = mean_d exp(log_var_id)` from the log-variance head.
 ///

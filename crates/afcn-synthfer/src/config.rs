@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use afcn_data::InvalidField;
+use afcn_certainty::InvalidField;
 
 /// Configuration of the SynthFER generator. Every field has a default (`SynthFerConfig::default()`
 /// or an empty TOML/JSON table); the difficulty knobs below the seed are the defaults the

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use afcn_data::Split;
 
-use afcn_data::InvalidField;
+use afcn_certainty::InvalidField;
 
 /// An error of the SynthFER generator.
 #[derive(Debug, thiserror::Error)]

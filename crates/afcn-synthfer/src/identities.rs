@@ -18,7 +18,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use afcn_data::{Annotation, FerDataset, InvalidField, Split, check_index};
+use afcn_certainty::InvalidField;
+use afcn_data::{Annotation, FerDataset, Split, check_index};
 
 use crate::{
     config::SynthFerConfig,

@@ -4,13 +4,14 @@
 use std::{fmt, path::Path, path::PathBuf};
 
 use afcn_backbone::Arch;
-use afcn_data::{AugmentConfig, DatasetFormat, InvalidField, NoiseConfig};
+use afcn_certainty::InvalidField;
+use afcn_data::{AugmentConfig, DatasetFormat, NoiseConfig};
 use afcn_losses::AfcnConfig;
 use afcn_synthfer::{IdentityConfig, SynthFerConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::backend::BackendKind;
-use crate::methods::{InvalidSection, MethodConfigs, MethodKind};
+use crate::methods::{MethodConfigs, MethodKind};
 
 /// The datasets a run can train on.
 #[derive(
@@ -313,19 +314,9 @@ pub enum ConfigError {
         /// The parser's message, with line and column.
         message: String,
     },
-    /// A value is outside its range.
-    #[error("config: `{field}` = {value} is out of range: expected {expected}")]
-    OutOfRange {
-        /// The dotted key.
-        field: String,
-        /// The value given.
-        value: String,
-        /// What is allowed.
-        expected: &'static str,
-    },
-    /// A method's section has a value outside its range.
-    #[error(transparent)]
-    Method(#[from] InvalidSection),
+    /// A value is outside its range: the dotted key, the value as written and the range.
+    #[error("config: {0}")]
+    OutOfRange(#[from] InvalidField),
     /// The dataset needs a root directory.
     #[error("config: dataset `{0}` needs `data.root` (or `--root DIR`)")]
     MissingRoot(DatasetKind),
@@ -372,10 +363,8 @@ impl TrainConfig {
 
     /// Checks every value's range and the combinations that cannot train.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let bad = |field: &str, value: &dyn fmt::Display, expected| ConfigError::OutOfRange {
-            field: field.to_owned(),
-            value: value.to_string(),
-            expected,
+        let bad = |field: &str, value: &dyn fmt::Debug, expected| {
+            ConfigError::OutOfRange(InvalidField::new(field, value, expected))
         };
         if self.epochs == 0 {
             return Err(bad("epochs", &self.epochs, "at least 1"));
@@ -418,13 +407,7 @@ impl TrainConfig {
             return Err(bad("data.classes", &self.data.classes, "7 or 8"));
         }
         // Each section's own checks, its keys named inside the section.
-        let nested = |section: &'static str| {
-            move |e: InvalidField| ConfigError::OutOfRange {
-                field: format!("{section}.{}", e.field),
-                value: e.value,
-                expected: e.expected,
-            }
-        };
+        let nested = |section: &'static str| move |e: InvalidField| e.within(section);
         self.augment.validate().map_err(nested("augment"))?;
         self.data.noise.validate().map_err(nested("data.noise"))?;
         self.data

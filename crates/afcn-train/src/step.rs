@@ -1,12 +1,13 @@
 //! One training step of any method: from a batch to the loss to call `backward` on.
 //!
-//! A step is four parts: reading and augmenting the batch ([`Step::images`]), one batched
-//! forward of all its views through the backbone ([`forward`]), the method's relabelling of
-//! the batch in the label store, and the method's loss ([`Step::loss`]). Relabelling happens
-//! here, for every method that relabels, after the step's prediction and before the loss that
-//! uses the new labels; methods only say when and on which probabilities
-//! ([`crate::methods::Method`]). The trainer runs all four; `afcn bench` feeds the last two
-//! random images, so both time the same code.
+//! A step is five parts: reading and augmenting the batch ([`Step::images`]), one batched
+//! forward of all its views through the backbone ([`forward`]), one forward through the
+//! method's heads ([`Method::forward`]), the method's relabelling of the batch in the label
+//! store, and the method's loss of that same forward ([`Step::loss`] runs the last three).
+//! Relabelling happens here, for every method that relabels, after the step's prediction and
+//! before the loss that uses the new labels; methods only say when and on which probabilities
+//! ([`Method::relabelling`], [`Method::relabel_probabilities`]). The trainer runs all five;
+//! `afcn bench` feeds the last three random images, so both time the same code.
 
 use std::ops::Range;
 
@@ -107,9 +108,9 @@ impl Step<'_> {
         Ok(batch.images)
     }
 
-    /// The method's relabelling and loss of one global batch from the backbone's feature maps
-    /// on this process's shards of it (see [`forward`]), each with its positions in the batch;
-    /// `indices` are the global batch's keys in the label store.
+    /// The method's forward, relabelling and loss of one global batch from the backbone's
+    /// feature maps on this process's shards of it (see [`forward`]), each with its positions
+    /// in the batch; `indices` are the global batch's keys in the label store.
     ///
     /// # Shapes
     /// - each shard's features: `[V n, K, h, w]` for its `n` samples, view 1 of every sample
@@ -170,8 +171,9 @@ impl Step<'_> {
     }
 }
 
-/// The relabelling and loss of one batch (one shard in one process, this process's shards of
-/// a global batch in a data-parallel run), run with the method's static types.
+/// The method's forward, relabelling and loss of one batch (one shard in one process, this
+/// process's shards of a global batch in a data-parallel run), run with the method's static
+/// types.
 struct MethodStep<'a, B: AutodiffBackend> {
     model: &'a FerModel<B>,
     /// The shards and their positions in the global batch.
@@ -187,7 +189,7 @@ struct MethodStep<'a, B: AutodiffBackend> {
 impl<B: AutodiffBackend> HeadsVisitor<B> for MethodStep<'_, B> {
     type Output = anyhow::Result<StepOutput<B>>;
 
-    fn visit<M: Method>(self, config: &M::Config, heads: &M::Heads<B>) -> Self::Output {
+    fn visit<M: Method>(self, method: &M, heads: &M::Heads<B>) -> Self::Output {
         let MethodStep {
             model,
             shards,
@@ -196,9 +198,16 @@ impl<B: AutodiffBackend> HeadsVisitor<B> for MethodStep<'_, B> {
             device,
             running,
         } = self;
-        let backbone = &model.backbone;
         let epoch = shards[0].0.epoch;
-        let relabelling = M::relabelling(config, epoch);
+        // One forward of each shard through the method's heads, which both the relabelling and
+        // the loss read.
+        let mut forwards = Vec::with_capacity(shards.len());
+        for (batch, range) in shards {
+            let keys = batch.indices.clone();
+            forwards.push((method.forward(heads, &model.backbone, batch), keys, range));
+            running.settle(model);
+        }
+        let relabelling = method.relabelling(epoch);
         // A method whose new labels serve later epochs learns from the labels it had.
         let before = match relabelling {
             Some(r) if r.timing == RelabelTiming::LaterSteps => Some(labels.labels_of(global)?),
@@ -206,14 +215,12 @@ impl<B: AutodiffBackend> HeadsVisitor<B> for MethodStep<'_, B> {
         };
         let corrections = match relabelling {
             Some(r) => {
-                let mut probabilities: Vec<_> = shards
-                    .iter()
-                    .map(|(batch, _)| M::relabel_probabilities(config, heads, backbone, batch))
-                    .collect();
-                let probabilities = match probabilities.len() {
-                    1 => probabilities.remove(0),
-                    _ => Tensor::cat(probabilities, 0),
-                };
+                let probabilities = cat_rows(
+                    forwards
+                        .iter()
+                        .map(|(forward, _, _)| method.relabel_probabilities(forward))
+                        .collect(),
+                );
                 let local = probabilities.into_data().iter::<f32>().collect();
                 let classes = labels.num_classes();
                 let all = running.parallel().gather_rows(local, global.len(), classes);
@@ -221,39 +228,67 @@ impl<B: AutodiffBackend> HeadsVisitor<B> for MethodStep<'_, B> {
             }
             None => 0,
         };
-        let mut outputs = Vec::with_capacity(shards.len());
-        for (batch, range) in shards {
+        let mut outputs = Vec::with_capacity(forwards.len());
+        for (forward, keys, range) in forwards {
             let trained_on = match &before {
                 Some(before) => before[range.clone()].to_vec(),
-                None => labels.labels_of(&batch.indices)?,
+                None => labels.labels_of(&keys)?,
             };
-            let label_tensor = label_tensor::<B>(&trained_on, device);
-            let parts = M::loss(config, heads, backbone, batch, label_tensor)?;
-            running.settle(model);
-            outputs.push((parts, trained_on, range.len()));
+            let logits = M::predictions(&forward).inner();
+            let parts = method.loss(forward, label_tensor::<B>(&trained_on, device))?;
+            outputs.push(ShardOutput {
+                parts,
+                logits,
+                trained_on,
+                size: range.len(),
+            });
         }
         Ok(weighted_sum(outputs, global.len(), corrections))
     }
 }
 
-/// The step's output from each shard's loss parts, labels and size: the losses weighted by
-/// the shards' shares of the global batch of `n` samples and summed (one shard covering the
-/// whole batch as it is).
+/// The rows of `parts` one under the other (one part as it is).
+fn cat_rows<B: burn::tensor::backend::Backend>(mut parts: Vec<Tensor<B, 2>>) -> Tensor<B, 2> {
+    match parts.len() {
+        1 => parts.remove(0),
+        _ => Tensor::cat(parts, 0),
+    }
+}
+
+/// What one shard's loss gives the step.
+struct ShardOutput<B: AutodiffBackend> {
+    parts: LossParts<B>,
+    /// The method's predictions, detached.
+    logits: Tensor<B::InnerBackend, 2>,
+    /// The labels the loss was computed against.
+    trained_on: Vec<usize>,
+    /// Samples in the shard.
+    size: usize,
+}
+
+/// The step's output from each shard's: the losses weighted by the shards' shares of the
+/// global batch of `n` samples and summed (one shard covering the whole batch as it is).
 fn weighted_sum<B: AutodiffBackend>(
-    outputs: Vec<(LossParts<B>, Vec<usize>, usize)>,
+    outputs: Vec<ShardOutput<B>>,
     n: usize,
     corrections: usize,
 ) -> StepOutput<B> {
     let mut loss = Vec::new();
     let (mut cross_entropy, mut auxiliary, mut logits) = (Vec::new(), Vec::new(), Vec::new());
     let mut all_trained_on = Vec::new();
-    for (parts, trained_on, size) in outputs {
+    for ShardOutput {
+        parts,
+        logits: shard_logits,
+        trained_on,
+        size,
+    } in outputs
+    {
         let share = size as f64 / n as f64;
         let weigh = |t: Tensor<B, 1>| if size == n { t } else { t.mul_scalar(share) };
         loss.push(weigh(parts.loss));
         cross_entropy.push(weigh(parts.cross_entropy));
         auxiliary.push(weigh(parts.auxiliary));
-        logits.push(parts.logits);
+        logits.push(shard_logits);
         all_trained_on.extend(trained_on);
     }
     let sum = |mut parts: Vec<Tensor<B, 1>>| match parts.len() {
@@ -264,10 +299,7 @@ fn weighted_sum<B: AutodiffBackend>(
         loss: sum(loss),
         cross_entropy: sum(cross_entropy),
         auxiliary: sum(auxiliary),
-        logits: match logits.len() {
-            1 => logits.remove(0),
-            _ => Tensor::cat(logits, 0),
-        },
+        logits: cat_rows(logits),
         trained_on: all_trained_on,
         corrections,
     }

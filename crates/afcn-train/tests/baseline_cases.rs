@@ -10,10 +10,8 @@
 //! Tolerance: `|got - want| <= 1e-5 |want| + 1e-6`.
 
 use afcn_backbone::{Arch, ResNet, ResNetConfig};
-use afcn_losses::{
-    EacConfig, RulConfig, ScnConfig, add_up_loss, mix_features, relative_uncertainty,
-};
-use afcn_train::methods::{Eac, FeatureShape, Method, Rul, RulBranch, Scn, ScnHeads, StepBatch};
+use afcn_losses::{EacConfig, add_up_loss, mix_features, relative_uncertainty};
+use afcn_train::methods::{FeatureShape, Method, Rul, RulBranch, Scn, ScnHeads, StepBatch};
 use burn::{
     backend::{Autodiff, Flex},
     module::Param,
@@ -42,7 +40,7 @@ struct Fixture {
 #[derive(Deserialize)]
 struct ScnCase {
     name: String,
-    config: ScnConfig,
+    config: Scn,
     inputs: ScnInputs,
     expected: ScnExpected,
 }
@@ -229,12 +227,15 @@ fn scn_matches_its_official_step() {
         );
         close(name, "importance", importance, &want.importance);
 
-        let probabilities = Scn::relabel_probabilities(
-            &case.config,
-            &heads,
-            &backbone,
-            &batch(features.clone(), n),
+        // One forward feeds the relabelling and the loss.
+        let forward = case.config.forward(&heads, &backbone, batch(features, n));
+        close(
+            name,
+            "outputs",
+            Scn::predictions(&forward),
+            &flat(&want.outputs),
         );
+        let probabilities = case.config.relabel_probabilities(&forward);
         close(
             name,
             "relabel probabilities",
@@ -251,15 +252,7 @@ fn scn_matches_its_official_step() {
             .collect();
         assert_eq!(after, want.labels_after, "{name}: labels after relabelling");
 
-        let parts = Scn::loss(
-            &case.config,
-            &heads,
-            &backbone,
-            batch(features, n),
-            indices(&inputs.labels),
-        )
-        .unwrap();
-        close(name, "outputs", parts.logits, &flat(&want.outputs));
+        let parts = case.config.loss(forward, indices(&inputs.labels)).unwrap();
         close(
             name,
             "cross-entropy",
@@ -290,12 +283,12 @@ fn rul_matches_its_official_step() {
             classes: inputs.fc_weight.len(),
         };
         // Dropout 0: the reference is deterministic.
-        let config = RulConfig {
+        let config = Rul {
             embedding_dim: inputs.mean_weight.len(),
             dropout: 0.0,
-            ..RulConfig::default()
+            ..Rul::default()
         };
-        let mut heads = Rul::heads::<B>(&config, shape, &Default::default());
+        let mut heads = config.heads::<B>(shape, &Default::default());
         let with_linear = |mut branch: RulBranch<B>, w: &Matrix, b: &[f64]| {
             branch.linear = linear(w, b);
             branch
@@ -360,15 +353,18 @@ fn eac_matches_its_official_step() {
             &flat_maps(&want.cam_2_flipped),
         );
 
-        let parts = Eac::loss(
-            &case.config,
+        let forward = case.config.forward(
             &std::marker::PhantomData,
             &backbone,
             batch(Tensor::cat(vec![f1, f2], 0), inputs.labels.len()),
-            indices(&inputs.labels),
-        )
-        .unwrap();
-        close(name, "logits 1", parts.logits, &flat(&want.logits_1));
+        );
+        close(
+            name,
+            "logits 1",
+            EacConfig::predictions(&forward),
+            &flat(&want.logits_1),
+        );
+        let parts = Method::loss(&case.config, forward, indices(&inputs.labels)).unwrap();
         close(
             name,
             "cross-entropy",

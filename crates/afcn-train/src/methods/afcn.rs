@@ -1,28 +1,78 @@
 //! AFCN, this project's method (`docs/method.md`): certainty-weighted cross-entropy, label
 //! correction before the loss, and fusion consistency of the Grad-CAM attention of an image
-//! and its mirror.
+//! and its mirror. The method is its objective's configuration, [`AfcnConfig`].
 
 use std::marker::PhantomData;
 
 use afcn_backbone::ResNet;
-use afcn_certainty::Certainty;
+use afcn_certainty::{Certainty, InvalidField};
 use afcn_data::Views;
 use afcn_losses::{AfcnConfig, AfcnLossError, AfcnObjective, ViewOutput};
 use burn::tensor::{Int, Tensor, backend::AutodiffBackend, backend::Backend};
 
-use super::{FeatureShape, LossParts, Method, RelabelTiming, Relabelling, StepBatch};
+use super::{BackboneHead, FeatureShape, LossParts, Method, RelabelTiming, Relabelling, StepBatch};
+
+/// One forward of AFCN: each view's logits and feature maps.
+pub struct AfcnForward<B: AutodiffBackend> {
+    /// The image's.
+    pub view_1: ViewOutput<B>,
+    /// The mirror's, when fusion consistency is on.
+    pub view_2: Option<ViewOutput<B>>,
+    /// The backbone head's weight, detached, `[C, K]`.
+    pub head_weight: Tensor<B, 2>,
+    /// The epoch (0-based): certainty weighting starts after the warm-up.
+    pub epoch: usize,
+}
 
 /// The Attention-based Fusion Consistency Network: two views (one with consistency off), no
 /// extra heads, label correction that the batch's own loss already uses.
-pub struct Afcn;
+impl Method for AfcnConfig {
+    const NAME: &'static str = "afcn";
+    const ABOUT: &'static str =
+        "Attention-based Fusion Consistency Network (this project's method)";
 
-impl Afcn {
-    /// Each view's logits and features: view 1 always, view 2 when the step has two.
-    fn views<B: AutodiffBackend>(
-        config: &AfcnConfig,
+    type Heads<B: Backend> = PhantomData<B>;
+    type Classifier<B: Backend> = BackboneHead;
+    type Forward<B: AutodiffBackend> = AfcnForward<B>;
+
+    fn validate(&self) -> Result<(), InvalidField> {
+        AfcnConfig::validate(self)
+    }
+
+    fn with_epochs(self, from: usize, epochs: usize) -> AfcnConfig {
+        AfcnConfig::with_epochs(self, from, epochs)
+    }
+
+    /// Two when fusion consistency is on, else one.
+    fn views(&self) -> Views {
+        if self.consistency {
+            Views::Two
+        } else {
+            Views::One
+        }
+    }
+
+    fn heads<B: Backend>(&self, _: FeatureShape, _: &B::Device) -> PhantomData<B> {
+        PhantomData
+    }
+
+    fn classifier<B: Backend>(_: &PhantomData<B>) -> &BackboneHead {
+        &BackboneHead
+    }
+
+    fn relabelling(&self, epoch: usize) -> Option<Relabelling> {
+        self.corrects_in(epoch).then(|| Relabelling {
+            rule: self.correction_rule(),
+            timing: RelabelTiming::ThisStep,
+        })
+    }
+
+    fn forward<B: AutodiffBackend>(
+        &self,
+        _: &PhantomData<B>,
         backbone: &ResNet<B>,
-        batch: &StepBatch<B>,
-    ) -> (ViewOutput<B>, Option<ViewOutput<B>>) {
+        batch: StepBatch<B>,
+    ) -> AfcnForward<B> {
         let view = |v: usize| {
             let features = batch.view_features(v);
             ViewOutput {
@@ -30,84 +80,43 @@ impl Afcn {
                 features,
             }
         };
-        (
-            view(0),
-            (<Self as Method>::views(config) == Views::Two).then(|| view(1)),
-        )
-    }
-}
-
-impl Method for Afcn {
-    const NAME: &'static str = "afcn";
-    const ABOUT: &'static str =
-        "Attention-based Fusion Consistency Network (this project's method)";
-
-    type Config = AfcnConfig;
-    type Heads<B: Backend> = PhantomData<B>;
-
-    fn validate(config: &AfcnConfig) -> Result<(), AfcnLossError> {
-        config.validate()
-    }
-
-    fn with_epochs(config: AfcnConfig, from: usize, epochs: usize) -> AfcnConfig {
-        config.with_epochs(from, epochs)
-    }
-
-    /// Two when fusion consistency is on, else one.
-    fn views(config: &AfcnConfig) -> Views {
-        if config.consistency {
-            Views::Two
-        } else {
-            Views::One
+        AfcnForward {
+            view_1: view(0),
+            view_2: (Method::views(self) == Views::Two).then(|| view(1)),
+            head_weight: backbone.head_weight().detach(),
+            epoch: batch.epoch,
         }
     }
 
-    fn heads<B: Backend>(_: &AfcnConfig, _: FeatureShape, _: &B::Device) -> PhantomData<B> {
-        PhantomData
-    }
-
-    fn relabelling(config: &AfcnConfig, epoch: usize) -> Option<Relabelling> {
-        config.corrects_in(epoch).then(|| Relabelling {
-            rule: config.correction_rule(),
-            timing: RelabelTiming::ThisStep,
-        })
+    fn predictions<B: AutodiffBackend>(forward: &AfcnForward<B>) -> Tensor<B, 2> {
+        forward.view_1.logits.clone()
     }
 
     /// The mean prediction of the two views (of view 1 alone with consistency off).
     fn relabel_probabilities<B: AutodiffBackend>(
-        config: &AfcnConfig,
-        _: &PhantomData<B>,
-        backbone: &ResNet<B>,
-        batch: &StepBatch<B>,
+        &self,
+        forward: &AfcnForward<B>,
     ) -> Tensor<B::InnerBackend, 2> {
-        let (view_1, view_2) = Self::views(config, backbone, batch);
-        Certainty::from_views(view_1.logits, view_2.map(|v| v.logits))
-            .mean_probabilities
-            .inner()
+        let logits_2 = forward.view_2.as_ref().map(|v| v.logits.clone().inner());
+        Certainty::from_views(forward.view_1.logits.clone().inner(), logits_2).mean_probabilities
     }
 
     fn loss<B: AutodiffBackend>(
-        config: &AfcnConfig,
-        _: &PhantomData<B>,
-        backbone: &ResNet<B>,
-        batch: StepBatch<B>,
+        &self,
+        forward: AfcnForward<B>,
         labels: Tensor<B, 1, Int>,
     ) -> Result<LossParts<B>, AfcnLossError> {
-        let (view_1, view_2) = Self::views(config, backbone, &batch);
-        let logits = view_1.logits.clone().inner();
-        let head_weight = backbone.head_weight().detach();
-        let out = AfcnObjective::new(*config)?.forward(
-            view_1,
-            view_2,
-            head_weight,
+        let out = AfcnObjective::new(*self)?.forward(
+            forward.view_1,
+            forward.view_2,
+            forward.head_weight,
             labels,
-            batch.epoch,
+            forward.epoch,
         )?;
         Ok(LossParts {
             loss: out.loss,
             cross_entropy: out.weighted_cross_entropy,
             auxiliary: out.consistency,
-            logits,
         })
     }
 }

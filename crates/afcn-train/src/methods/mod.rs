@@ -1,12 +1,13 @@
 //! The training methods: one module each, and the registry that lists them.
 //!
-//! A method is a type implementing [`Method`]: its configuration section (`[methods.<name>]`
-//! in a config file) with its own checks, the heads it adds to the backbone, how many views of
-//! each image a step needs, its relabelling policy and its loss. The trainer's step
-//! ([`crate::step`]) only dispatches through the registry at the bottom of this file, which
-//! generates [`MethodKind`] (the names on the command line and in config files),
-//! [`MethodConfigs`] (every method's section) and [`MethodHeads`] (every method's extra
-//! modules). Adding a method is one module and one registry line: see `docs/architecture.md`.
+//! A method is a value: its configuration section (`[methods.<name>]` in a config file),
+//! implementing [`Method`] with its own checks, the heads it adds to the backbone, how many
+//! views of each image a step needs, its relabelling policy, one forward of a batch and the
+//! loss of that forward. The trainer's step ([`crate::step`]) only dispatches through the
+//! registry at the bottom of this file, which generates [`MethodKind`] (the names on the
+//! command line and in config files), [`MethodConfigs`] (every method's section) and
+//! [`MethodHeads`] (every method's extra modules). Adding a method is one module and one
+//! registry line: see `docs/architecture.md` and the `new_method` example.
 
 // `MethodHeads` and the record enum its derive generates hold one method's modules: RUL's
 // variant is larger than the others, and there is one such value per model.
@@ -18,109 +19,135 @@ mod eac;
 mod rul;
 mod scn;
 
-pub use afcn::Afcn;
+pub use afcn::AfcnForward;
 pub use baseline::Baseline;
-pub use eac::Eac;
-pub use rul::{Rul, RulBranch, RulHeads};
-pub use scn::{Scn, ScnHeads};
+pub use eac::EacForward;
+pub use rul::{Rul, RulBranch, RulForward, RulHeads};
+pub use scn::{Scn, ScnForward, ScnHeads};
 
 use std::fmt;
 
 use afcn_backbone::ResNet;
-use afcn_certainty::CorrectionRule;
+use afcn_certainty::{CorrectionRule, InvalidField};
 use afcn_data::Views;
-use afcn_losses::AfcnLossError;
+use afcn_losses::{AfcnConfig, AfcnLossError, EacConfig};
 use burn::{
+    backend::Flex,
     module::Module,
     tensor::{Int, Tensor, backend::AutodiffBackend, backend::Backend},
 };
 use serde::{Serialize, de::DeserializeOwned};
 
-/// One training method of the comparison.
+/// One training method of the comparison: a method is its configuration section.
 ///
-/// Every function takes the method's configuration section; none keeps state between steps
-/// (the label store and the optimizer are the trainer's).
-pub trait Method {
+/// A method keeps no state between steps (the label store and the optimizer are the
+/// trainer's). A step calls [`Method::forward`] once per batch; its output feeds both the
+/// relabelling ([`Method::relabel_probabilities`]) and the loss ([`Method::loss`]), so no head
+/// runs twice.
+pub trait Method: Clone + fmt::Debug + PartialEq + Default + Serialize + DeserializeOwned {
     /// The name on the command line, in config files and in run directory names.
     const NAME: &'static str;
     /// Other names accepted on the command line (`ce` for the baseline).
     const ALIASES: &'static [&'static str] = &[];
     /// One line for `afcn train --help` and `afcn methods`.
     const ABOUT: &'static str;
-    /// Whether inference is the backbone's own head ([`Method::logits`] not overridden), so
-    /// that the exported backbone (`model.safetensors`) alone predicts as the trained model;
-    /// otherwise a run also writes its heads (`heads.mpk`), which `afcn eval --config` loads.
-    const BACKBONE_INFERENCE: bool = true;
 
-    /// The method's configuration section, with its defaults.
-    type Config: Clone + fmt::Debug + PartialEq + Default + Serialize + DeserializeOwned;
     /// The modules the method adds to the backbone (`PhantomData<B>` for none).
     type Heads<B: Backend>: Module<B>;
+    /// What the trained model classifies with: [`BackboneHead`], so that the exported
+    /// backbone (`model.safetensors`) alone predicts as the trained model, or (a part of) the
+    /// method's heads, which a run then also writes (`heads.mpk`) and `afcn eval --config`
+    /// loads.
+    type Classifier<B: Backend>: Classifier<B>;
+    /// One forward of a batch through the method's heads: what relabelling and the loss read.
+    type Forward<B: AutodiffBackend>;
 
     /// Checks the section's values; the error names the key inside the section.
-    fn validate(config: &Self::Config) -> Result<(), AfcnLossError>;
+    fn validate(&self) -> Result<(), InvalidField>;
 
     /// The section for a run of `epochs` epochs instead of `from` (schedules keep their
     /// share of the run). Unchanged by default.
-    fn with_epochs(config: Self::Config, from: usize, epochs: usize) -> Self::Config {
+    fn with_epochs(self, from: usize, epochs: usize) -> Self {
         let _ = (from, epochs);
-        config
+        self
     }
 
     /// Views of each image a step sends through the network: the image and its mirror, or the
     /// image alone.
-    fn views(config: &Self::Config) -> Views;
+    fn views(&self) -> Views;
 
     /// The heads' learning rate as a multiple of the backbone's. 1 by default.
-    fn head_lr_factor(config: &Self::Config) -> f64 {
-        let _ = config;
+    fn head_lr_factor(&self) -> f64 {
         1.0
     }
 
     /// Freshly initialised heads for a backbone whose last feature map is `shape`.
-    fn heads<B: Backend>(
-        config: &Self::Config,
-        shape: FeatureShape,
-        device: &B::Device,
-    ) -> Self::Heads<B>;
+    fn heads<B: Backend>(&self, shape: FeatureShape, device: &B::Device) -> Self::Heads<B>;
+
+    /// The classifier of the trained model, from its heads.
+    fn classifier<B: Backend>(heads: &Self::Heads<B>) -> &Self::Classifier<B>;
 
     /// How the method relabels in `epoch` (0-based): `None` when it does not.
-    fn relabelling(config: &Self::Config, epoch: usize) -> Option<Relabelling> {
-        let _ = (config, epoch);
+    fn relabelling(&self, epoch: usize) -> Option<Relabelling> {
+        let _ = epoch;
         None
     }
 
-    /// The class probabilities that relabelling decides on, detached. Only called in epochs
-    /// where [`Method::relabelling`] is `Some`; view 1's softmax by default.
-    fn relabel_probabilities<B: AutodiffBackend>(
-        config: &Self::Config,
-        heads: &Self::Heads<B>,
-        backbone: &ResNet<B>,
-        batch: &StepBatch<B>,
-    ) -> Tensor<B::InnerBackend, 2> {
-        let _ = (config, heads);
-        burn::tensor::activation::softmax(backbone.head(batch.view_features(0)).inner(), 1)
-    }
-
-    /// The loss of one batch against `labels` (after any relabelling that applies to it).
-    fn loss<B: AutodiffBackend>(
-        config: &Self::Config,
+    /// The method's heads on the backbone's feature maps of one batch.
+    fn forward<B: AutodiffBackend>(
+        &self,
         heads: &Self::Heads<B>,
         backbone: &ResNet<B>,
         batch: StepBatch<B>,
+    ) -> Self::Forward<B>;
+
+    /// The method's class scores of view 1 in `forward`: the training accuracy's predictions,
+    /// and what relabelling decides on by default.
+    ///
+    /// # Shapes
+    /// - output: `[N, C]`
+    fn predictions<B: AutodiffBackend>(forward: &Self::Forward<B>) -> Tensor<B, 2>;
+
+    /// The class probabilities that relabelling decides on, detached. Only called in epochs
+    /// where [`Method::relabelling`] is `Some`; the softmax of [`Method::predictions`] by
+    /// default.
+    fn relabel_probabilities<B: AutodiffBackend>(
+        &self,
+        forward: &Self::Forward<B>,
+    ) -> Tensor<B::InnerBackend, 2> {
+        burn::tensor::activation::softmax(Self::predictions(forward).inner(), 1)
+    }
+
+    /// The loss of `forward` against `labels` (after any relabelling that applies to it).
+    fn loss<B: AutodiffBackend>(
+        &self,
+        forward: Self::Forward<B>,
         labels: Tensor<B, 1, Int>,
     ) -> Result<LossParts<B>, AfcnLossError>;
+}
 
-    /// Class scores at inference; the backbone's head by default.
+/// What a trained model classifies with, beside the backbone's feature maps.
+pub trait Classifier<B: Backend> {
+    /// Whether this is the backbone's own head, which needs nothing beside the exported
+    /// backbone. Only [`BackboneHead`] sets it.
+    const BACKBONE: bool = false;
+
+    /// Class scores at inference.
     ///
     /// # Shapes
     /// - `images`: `[N, 3, S, S]`; output `[N, C]`
-    fn logits<B: Backend>(
-        heads: &Self::Heads<B>,
-        backbone: &ResNet<B>,
-        images: Tensor<B, 4>,
-    ) -> Tensor<B, 2> {
-        let _ = heads;
+    fn logits(&self, backbone: &ResNet<B>, images: Tensor<B, 4>) -> Tensor<B, 2>;
+}
+
+/// The backbone's own head `z = GAP(F) W^T + b`: the classifier of every method whose
+/// inference needs none of its heads.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BackboneHead;
+
+impl<B: Backend> Classifier<B> for BackboneHead {
+    const BACKBONE: bool = true;
+
+    fn logits(&self, backbone: &ResNet<B>, images: Tensor<B, 4>) -> Tensor<B, 2> {
         backbone.forward(images).logits
     }
 }
@@ -190,18 +217,15 @@ pub struct LossParts<B: AutodiffBackend> {
     pub cross_entropy: Tensor<B, 1>,
     /// The method's second term (0 when it has none). Shape `[1]`.
     pub auxiliary: Tensor<B, 1>,
-    /// The method's predictions on view 1, detached, for the training accuracy. Shape `[N, C]`.
-    pub logits: Tensor<B::InnerBackend, 2>,
 }
 
 impl<B: AutodiffBackend> LossParts<B> {
     /// The parts of a loss that is one cross-entropy term.
-    pub fn cross_entropy_only(loss: Tensor<B, 1>, logits: Tensor<B::InnerBackend, 2>) -> Self {
+    pub fn cross_entropy_only(loss: Tensor<B, 1>) -> Self {
         Self {
             auxiliary: loss.zeros_like(),
             cross_entropy: loss.clone(),
             loss,
-            logits,
         }
     }
 }
@@ -212,7 +236,7 @@ pub trait HeadsVisitor<B: AutodiffBackend> {
     /// What the operation gives back.
     type Output;
     /// Runs the operation for method `M` with its configuration section and heads.
-    fn visit<M: Method>(self, config: &M::Config, heads: &M::Heads<B>) -> Self::Output;
+    fn visit<M: Method>(self, method: &M, heads: &M::Heads<B>) -> Self::Output;
 }
 
 /// Why a method name was not accepted.
@@ -223,8 +247,8 @@ pub struct UnknownMethod {
     pub name: String,
 }
 
-/// Lists the methods: one line each, `Variant: config_key => Type`. The order is that of
-/// the paper's tables.
+/// Lists the methods: one line each, `Variant: config_key => Method`, the method being the
+/// type of its section. The order is that of the paper's tables.
 macro_rules! registry {
     ($($variant:ident: $key:ident => $method:ty),+ $(,)?) => {
         /// The training methods, by name.
@@ -254,11 +278,14 @@ macro_rules! registry {
                 }
             }
 
-            /// Whether the exported backbone alone predicts as the trained model
-            /// ([`Method::BACKBONE_INFERENCE`]).
+            /// Whether the exported backbone alone predicts as the trained model: the
+            /// method's [`Method::Classifier`] is [`BackboneHead`]. (The answer is the same on
+            /// every backend; the CPU backend, always compiled in, asks.)
             pub fn backbone_inference(self) -> bool {
                 match self {
-                    $(MethodKind::$variant => <$method as Method>::BACKBONE_INFERENCE,)+
+                    $(MethodKind::$variant => {
+                        <<$method as Method>::Classifier<Flex> as Classifier<Flex>>::BACKBONE
+                    })+
                 }
             }
 
@@ -272,23 +299,21 @@ macro_rules! registry {
             /// Views of each image a step of this method needs under `configs`.
             pub fn views(self, configs: &MethodConfigs) -> Views {
                 match self {
-                    $(MethodKind::$variant => <$method as Method>::views(&configs.$key),)+
+                    $(MethodKind::$variant => configs.$key.views(),)+
                 }
             }
 
             /// The heads' learning rate as a multiple of the backbone's, under `configs`.
             pub fn head_lr_factor(self, configs: &MethodConfigs) -> f64 {
                 match self {
-                    $(MethodKind::$variant => <$method as Method>::head_lr_factor(&configs.$key),)+
+                    $(MethodKind::$variant => configs.$key.head_lr_factor(),)+
                 }
             }
 
             /// This method's relabelling in `epoch` under `configs`.
             pub fn relabelling(self, configs: &MethodConfigs, epoch: usize) -> Option<Relabelling> {
                 match self {
-                    $(MethodKind::$variant => {
-                        <$method as Method>::relabelling(&configs.$key, epoch)
-                    })+
+                    $(MethodKind::$variant => configs.$key.relabelling(epoch),)+
                 }
             }
 
@@ -300,9 +325,9 @@ macro_rules! registry {
                 device: &B::Device,
             ) -> MethodHeads<B> {
                 match self {
-                    $(MethodKind::$variant => MethodHeads::$variant(
-                        <$method as Method>::heads::<B>(&configs.$key, shape, device),
-                    ),)+
+                    $(MethodKind::$variant => {
+                        MethodHeads::$variant(configs.$key.heads::<B>(shape, device))
+                    })+
                 }
             }
         }
@@ -313,17 +338,16 @@ macro_rules! registry {
         pub struct MethodConfigs {
             $(
                 #[doc = concat!("[`", stringify!($method), "`]'s section.")]
-                pub $key: <$method as Method>::Config,
+                pub $key: $method,
             )+
         }
 
         impl MethodConfigs {
-            /// Checks every section; the error names the section and the key.
-            pub fn validate(&self) -> Result<(), InvalidSection> {
+            /// Checks every section; the error names the dotted key (`methods.scn.high_ratio`).
+            pub fn validate(&self) -> Result<(), InvalidField> {
                 $(
-                    <$method as Method>::validate(&self.$key).map_err(|source| {
-                        InvalidSection { section: stringify!($key), source }
-                    })?;
+                    Method::validate(&self.$key)
+                        .map_err(|e| e.within(stringify!($key)).within("methods"))?;
                 )+
                 Ok(())
             }
@@ -331,7 +355,7 @@ macro_rules! registry {
             /// Every section for a run of `epochs` epochs instead of `from`.
             pub fn with_epochs(self, from: usize, epochs: usize) -> Self {
                 Self {
-                    $($key: <$method as Method>::with_epochs(self.$key, from, epochs),)+
+                    $($key: Method::with_epochs(self.$key, from, epochs),)+
                 }
             }
         }
@@ -353,11 +377,14 @@ macro_rules! registry {
                 }
             }
 
-            /// The method's class scores at inference.
+            /// The trained model's class scores: its [`Method::Classifier`] on `images`.
+            ///
+            /// # Shapes
+            /// - `images`: `[N, 3, S, S]`; output `[N, C]`
             pub fn logits(&self, backbone: &ResNet<B>, images: Tensor<B, 4>) -> Tensor<B, 2> {
                 match self {
                     $(MethodHeads::$variant(heads) => {
-                        <$method as Method>::logits(heads, backbone, images)
+                        <$method as Method>::classifier(heads).logits(backbone, images)
                     })+
                 }
             }
@@ -367,9 +394,7 @@ macro_rules! registry {
             /// Runs `visitor` with the heads' method, its section of `configs` and the heads.
             pub fn visit<V: HeadsVisitor<B>>(&self, configs: &MethodConfigs, visitor: V) -> V::Output {
                 match self {
-                    $(MethodHeads::$variant(heads) => {
-                        visitor.visit::<$method>(&configs.$key, heads)
-                    })+
+                    $(MethodHeads::$variant(heads) => visitor.visit(&configs.$key, heads),)+
                 }
             }
         }
@@ -380,40 +405,8 @@ registry! {
     Baseline: baseline => Baseline,
     Scn: scn => Scn,
     Rul: rul => Rul,
-    Eac: eac => Eac,
-    Afcn: afcn => Afcn,
-}
-
-/// A method section's value out of range.
-#[derive(Debug)]
-pub struct InvalidSection {
-    /// The section (the method's name).
-    pub section: &'static str,
-    /// The section's own error, naming the key.
-    pub source: AfcnLossError,
-}
-
-impl fmt::Display for InvalidSection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let section = self.section;
-        match &self.source {
-            AfcnLossError::InvalidConfig {
-                knob,
-                value,
-                expected,
-            } => write!(
-                f,
-                "config: `methods.{section}.{knob}` = {value} is out of range: expected {expected}"
-            ),
-            other => write!(f, "config: `methods.{section}`: {other}"),
-        }
-    }
-}
-
-impl std::error::Error for InvalidSection {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.source)
-    }
+    Eac: eac => EacConfig,
+    Afcn: afcn => AfcnConfig,
 }
 
 impl MethodKind {

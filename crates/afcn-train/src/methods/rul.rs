@@ -4,8 +4,9 @@
 //! inference from the mean branch.
 
 use afcn_backbone::ResNet;
+use afcn_certainty::InvalidField;
 use afcn_data::Views;
-use afcn_losses::{AfcnLossError, RulConfig, add_up_loss, mix_features, relative_uncertainty};
+use afcn_losses::{AfcnLossError, add_up_loss, mix_features, relative_uncertainty};
 use burn::{
     module::Module,
     nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig},
@@ -13,11 +14,37 @@ use burn::{
 };
 use rand::{SeedableRng, seq::SliceRandom};
 use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
 
-use super::{FeatureShape, LossParts, Method, StepBatch};
+use super::{Classifier, FeatureShape, LossParts, Method, StepBatch};
 
-/// Relative Uncertainty Learning: one view, two branches and a classifier of their own.
-pub struct Rul;
+/// Relative Uncertainty Learning: one view, two branches and a classifier of their own, with
+/// the official code's knobs.
+///
+/// Each branch (mean and log variance) is `BatchNorm2d` without affine parameters, dropout,
+/// a linear map of the flattened last feature map to `embedding_dim`, and `BatchNorm1d`; the
+/// classifier reads the (mixed) mean embedding.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Rul {
+    /// Width of the mean and log-variance embeddings. Default 64.
+    pub embedding_dim: usize,
+    /// Dropout probability before each branch's linear map. Default 0.4.
+    pub dropout: f64,
+    /// The branches' and classifier's learning rate as a multiple of the backbone's. Default
+    /// 10 (the official 2e-3 against 2e-4).
+    pub head_lr_factor: f64,
+}
+
+impl Default for Rul {
+    fn default() -> Self {
+        Self {
+            embedding_dim: 64,
+            dropout: 0.4,
+            head_lr_factor: 10.0,
+        }
+    }
+}
 
 /// Batch-norm epsilon of both branches (the official code's).
 const EPSILON: f64 = 2e-5;
@@ -37,7 +64,8 @@ pub struct RulBranch<B: Backend> {
 }
 
 impl<B: Backend> RulBranch<B> {
-    fn new(config: &RulConfig, shape: FeatureShape, device: &B::Device) -> Self {
+    /// A freshly initialised branch of `config` on a feature map of `shape`.
+    pub fn new(config: &Rul, shape: FeatureShape, device: &B::Device) -> Self {
         let inputs = shape.channels * shape.height * shape.width;
         Self {
             norm: BatchNormConfig::new(shape.channels)
@@ -64,7 +92,8 @@ impl<B: Backend> RulBranch<B> {
     }
 }
 
-/// RUL's modules beside the backbone (whose own classifier it does not use).
+/// RUL's modules beside the backbone (whose own classifier it does not use). They are also
+/// what the trained model classifies with: the classifier on the mean branch's embedding.
 #[derive(Module, Debug)]
 pub struct RulHeads<B: Backend> {
     /// The mean branch: the embedding that is mixed, and classified at inference.
@@ -75,64 +104,111 @@ pub struct RulHeads<B: Backend> {
     pub classifier: Linear<B>,
 }
 
+impl<B: Backend> Classifier<B> for RulHeads<B> {
+    /// The classifier on the mean branch's embedding.
+    fn logits(&self, backbone: &ResNet<B>, images: Tensor<B, 4>) -> Tensor<B, 2> {
+        self.classifier
+            .forward(self.mean.forward(backbone.features(images)))
+    }
+}
+
+/// One forward of RUL.
+pub struct RulForward<B: AutodiffBackend> {
+    /// The classifier on the mixed embeddings, `[N, C]`.
+    pub mixed_logits: Tensor<B, 2>,
+    /// The classifier on the (unmixed) mean embeddings: the predictions, `[N, C]`.
+    pub logits: Tensor<B, 2>,
+    /// Each sample's partner in the mix, `[N]`.
+    pub partners: Tensor<B, 1, Int>,
+}
+
 impl Method for Rul {
     const NAME: &'static str = "rul";
     const ABOUT: &'static str =
         "Relative Uncertainty Learning: uncertainty-weighted feature mixing, add-up loss";
-    const BACKBONE_INFERENCE: bool = false;
 
-    type Config = RulConfig;
     type Heads<B: Backend> = RulHeads<B>;
+    type Classifier<B: Backend> = RulHeads<B>;
+    type Forward<B: AutodiffBackend> = RulForward<B>;
 
-    fn validate(config: &RulConfig) -> Result<(), AfcnLossError> {
-        config.validate()
+    /// Checks that the embedding is at least 1 wide, the dropout a probability below 1 and
+    /// the learning-rate factor positive.
+    fn validate(&self) -> Result<(), InvalidField> {
+        if self.embedding_dim == 0 {
+            return Err(InvalidField::new(
+                "embedding_dim",
+                self.embedding_dim,
+                "at least 1",
+            ));
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(InvalidField::new(
+                "dropout",
+                self.dropout,
+                "a probability in [0, 1)",
+            ));
+        }
+        if !(self.head_lr_factor > 0.0 && self.head_lr_factor.is_finite()) {
+            return Err(InvalidField::new(
+                "head_lr_factor",
+                self.head_lr_factor,
+                "a finite value > 0",
+            ));
+        }
+        Ok(())
     }
 
-    fn views(_: &RulConfig) -> Views {
+    fn views(&self) -> Views {
         Views::One
     }
 
-    fn head_lr_factor(config: &RulConfig) -> f64 {
-        config.head_lr_factor
+    fn head_lr_factor(&self) -> f64 {
+        self.head_lr_factor
     }
 
-    fn heads<B: Backend>(
-        config: &RulConfig,
-        shape: FeatureShape,
-        device: &B::Device,
-    ) -> RulHeads<B> {
+    fn heads<B: Backend>(&self, shape: FeatureShape, device: &B::Device) -> RulHeads<B> {
         RulHeads {
-            mean: RulBranch::new(config, shape, device),
-            log_variance: RulBranch::new(config, shape, device),
-            classifier: LinearConfig::new(config.embedding_dim, shape.classes).init(device),
+            mean: RulBranch::new(self, shape, device),
+            log_variance: RulBranch::new(self, shape, device),
+            classifier: LinearConfig::new(self.embedding_dim, shape.classes).init(device),
         }
     }
 
-    fn loss<B: AutodiffBackend>(
-        _: &RulConfig,
+    fn classifier<B: Backend>(heads: &RulHeads<B>) -> &RulHeads<B> {
+        heads
+    }
+
+    fn forward<B: AutodiffBackend>(
+        &self,
         heads: &RulHeads<B>,
         _: &ResNet<B>,
         batch: StepBatch<B>,
-        labels: Tensor<B, 1, Int>,
-    ) -> Result<LossParts<B>, AfcnLossError> {
+    ) -> RulForward<B> {
         let partners = partners::<B>(&batch, &batch.features.device());
         let mean = heads.mean.forward(batch.features.clone());
         let uncertainty = relative_uncertainty(heads.log_variance.forward(batch.features));
         let mixed = mix_features(mean.clone(), uncertainty, partners.clone());
-        let loss = add_up_loss(heads.classifier.forward(mixed.features), labels, partners);
-        let logits = heads.classifier.forward(mean).inner();
-        Ok(LossParts::cross_entropy_only(loss, logits))
+        RulForward {
+            mixed_logits: heads.classifier.forward(mixed.features),
+            logits: heads.classifier.forward(mean),
+            partners,
+        }
     }
 
-    /// The classifier on the mean branch's embedding.
-    fn logits<B: Backend>(
-        heads: &RulHeads<B>,
-        backbone: &ResNet<B>,
-        images: Tensor<B, 4>,
-    ) -> Tensor<B, 2> {
-        heads
-            .classifier
-            .forward(heads.mean.forward(backbone.features(images)))
+    fn predictions<B: AutodiffBackend>(forward: &RulForward<B>) -> Tensor<B, 2> {
+        forward.logits.clone()
+    }
+
+    fn loss<B: AutodiffBackend>(
+        &self,
+        forward: RulForward<B>,
+        labels: Tensor<B, 1, Int>,
+    ) -> Result<LossParts<B>, AfcnLossError> {
+        Ok(LossParts::cross_entropy_only(add_up_loss(
+            forward.mixed_logits,
+            labels,
+            forward.partners,
+        )))
     }
 }
 
@@ -145,4 +221,22 @@ fn partners<B: AutodiffBackend>(batch: &StepBatch<B>, device: &B::Device) -> Ten
     let key = batch.seed ^ ((batch.epoch as u64) << 32) ^ first;
     order.shuffle(&mut ChaCha8Rng::seed_from_u64(key));
     Tensor::from_data(TensorData::new(order, [n]), device)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_prints_the_value_as_written() {
+        let bad = Rul {
+            embedding_dim: 0,
+            ..Rul::default()
+        };
+        assert_eq!(
+            bad.validate().unwrap_err().to_string(),
+            "`embedding_dim` = 0 is out of range: expected at least 1"
+        );
+        assert!(Rul::default().validate().is_ok());
+    }
 }
