@@ -66,7 +66,8 @@ pub fn run(flags: &GpuBundleFlags) -> anyhow::Result<()> {
     }
     fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
 
-    let afcn_build = zigbuild(&[
+    // The trainer library's parity test, then the `afcn` command over the same build of it.
+    let parity_build = zigbuild(&[
         "test",
         "-p",
         "afcn-train",
@@ -76,12 +77,21 @@ pub fn run(flags: &GpuBundleFlags) -> anyhow::Result<()> {
         "backend_parity",
         "--no-run",
     ])?;
+    let afcn_build = zigbuild(&[
+        "build",
+        "-p",
+        "afcn-cli",
+        "--features",
+        "cuda,wgpu",
+        "--bin",
+        "afcn",
+    ])?;
     let driver_build = zigbuild(&["build", "-p", "xtask", "--bin", "run-gpu-check"])?;
     let binaries = [
         ("afcn", executable(&afcn_build, "afcn", "bin")?),
         (
             "backend_parity",
-            executable(&afcn_build, "backend_parity", "test")?,
+            executable(&parity_build, "backend_parity", "test")?,
         ),
         (
             "run-gpu-check",

@@ -26,7 +26,7 @@ pub fn cargo(args: &[&str]) -> Command {
 }
 
 /// Minutes that a first build of `cargo xtask train` takes on 2 cores (xtask, then
-/// `cargo build -p afcn-train --bin afcn` in the dev profile, crates downloaded), from a clean
+/// `cargo build -p afcn-cli --bin afcn` in the dev profile, crates downloaded), from a clean
 /// clone with no `target/`: 8 min 55 s on a 2-core AMD EPYC (39 s xtask, 496 s afcn;
 /// `afcn bench` of the narrow ResNet there: docs/synthfer.md), 13 min 34 s on the slower
 /// 2-core machine of issue 28.
@@ -41,7 +41,7 @@ pub fn build_afcn(backend: Option<&str>) -> anyhow::Result<PathBuf> {
         "building afcn: a first build takes {} to {} minutes on 2 cores, later builds seconds",
         FIRST_BUILD_MINUTES[0], FIRST_BUILD_MINUTES[1]
     );
-    let mut command = cargo(&["build", "-p", "afcn-train", "--bin", "afcn"]);
+    let mut command = cargo(&["build", "-p", "afcn-cli", "--bin", "afcn"]);
     if let Some(feature @ ("wgpu" | "cuda")) = backend {
         command.args(["--features", feature]);
     }

@@ -59,7 +59,7 @@ pub fn run(flags: &TestFlags) -> anyhow::Result<()> {
     }
     // The workspace tests with the mpi feature, so that one build serves them and the
     // data-parallel tests (2 MPI ranks on this machine, `tests/mpi_train.rs`), and the doc
-    // tests with the same features (another feature set would rebuild afcn-train).
+    // tests with the same features (another feature set would rebuild afcn-train and afcn-cli).
     process::run_ok(&mut cargo_test(&[
         "--workspace",
         "--all-targets",
@@ -96,7 +96,7 @@ pub fn run(flags: &TestFlags) -> anyhow::Result<()> {
 }
 
 /// The feature that compiles in data-parallel training (OpenMPI, installed above).
-const MPI: &str = "afcn-train/mpi";
+const MPI: &str = "afcn-cli/mpi";
 
 /// `cargo test <args>` with `AFCN_REQUIRE_CHROMIUM` set: chromium is installed above, so a
 /// test that needs it fails instead of skipping when it cannot start it.

@@ -14,9 +14,8 @@ use crate::backend::BackendKind;
 use crate::methods::{MethodConfigs, MethodKind};
 
 /// The datasets a run can train on.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum DatasetKind {
     /// The embedded synthetic dataset (no download).
@@ -168,9 +167,8 @@ impl Default for TrainConfig {
 }
 
 /// Named starting points for a configuration.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum Preset {
     /// SynthFER, the narrow ResNet at 64 x 64, 30% symmetric noise, the cpu backend: the main

@@ -1,9 +1,7 @@
 #![doc = include_str!("../README.md")]
 
-pub mod audit;
 pub mod backend;
 pub mod checkpoint;
-pub mod commands;
 pub mod config;
 pub mod data;
 pub mod distributed;
@@ -12,10 +10,7 @@ pub mod methods;
 pub mod metrics;
 pub mod model;
 pub mod optim;
-pub mod overlays;
-pub mod plots;
 pub mod progress;
-pub mod report;
 pub mod run_dir;
 pub mod step;
 pub mod trainer;

@@ -93,7 +93,7 @@ pub fn collective() -> anyhow::Result<Rc<dyn Collective>> {
     {
         anyhow::bail!(
             "this process was started by an MPI launcher, but afcn was built without the `mpi` \
-             feature: rebuild with `cargo build --release -p afcn-train --features mpi`"
+             feature: rebuild with `cargo build --release -p afcn-cli --features mpi`"
         )
     }
 }

@@ -454,6 +454,7 @@ impl<'de> serde::Deserialize<'de> for MethodKind {
     }
 }
 
+#[cfg(feature = "clap")]
 impl clap::ValueEnum for MethodKind {
     fn value_variants<'a>() -> &'a [Self] {
         MethodKind::ALL

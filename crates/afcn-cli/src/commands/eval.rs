@@ -15,9 +15,9 @@ use anyhow::{Context, bail};
 use burn::tensor::backend::AutodiffBackend;
 use serde_json::json;
 
-use crate::{
+use crate::commands::model_args::load_fer_model;
+use afcn_train::{
     backend::{BackendKind, BackendTask, run_on},
-    commands::model_args::load_fer_model,
     config::{DataConfig, DatasetKind, Preset, TrainConfig},
     data::{load_options, open_split},
     inference::evaluate,
@@ -68,7 +68,7 @@ struct Plan {
     arch: Arch,
     size: u32,
     /// The run's method: one that classifies with its own heads loads them from
-    /// [`crate::model::HEADS_FILE`] beside the weights.
+    /// [`afcn_train::model::HEADS_FILE`] beside the weights.
     method: MethodKind,
     methods: MethodConfigs,
 }

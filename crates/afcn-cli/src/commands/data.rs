@@ -10,7 +10,7 @@ use afcn_data::{
 };
 use anyhow::{Context, bail};
 
-use crate::{
+use afcn_train::{
     config::{DataConfig, DatasetKind},
     data,
 };

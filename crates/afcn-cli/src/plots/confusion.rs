@@ -9,7 +9,7 @@ use plotters::{
 };
 
 use super::canvas::{Area, FONT, render_png, save};
-use crate::metrics::ConfusionMatrix;
+use afcn_train::metrics::ConfusionMatrix;
 
 /// Side of a cell, in pixels.
 const CELL: i32 = 80;

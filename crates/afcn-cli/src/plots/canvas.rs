@@ -10,7 +10,7 @@ use plotters::{
     style::FontStyle,
 };
 
-use crate::run_dir::write_atomic;
+use afcn_train::run_dir::write_atomic;
 
 /// The font family every picture uses.
 pub(super) const FONT: &str = "sans-serif";

@@ -6,7 +6,7 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use super::canvas::{Area, FONT, render_png, save};
-use crate::metrics::EpochMetrics;
+use afcn_train::metrics::EpochMetrics;
 
 /// Size of the picture: three panels side by side.
 const SIZE: (u32, u32) = (1500, 450);

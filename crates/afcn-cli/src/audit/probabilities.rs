@@ -20,7 +20,7 @@ use indicatif::ProgressBar;
 use rand::{SeedableRng, seq::SliceRandom};
 use rand_chacha::ChaCha8Rng;
 
-use crate::{
+use afcn_train::{
     config::TrainConfig,
     data::{RunData, load_options, open_split},
     model::FerModel,

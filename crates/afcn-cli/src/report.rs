@@ -9,15 +9,17 @@ use burn::{module::AutodiffModule, tensor::backend::AutodiffBackend};
 use serde_json::json;
 
 use crate::{
-    config::DatasetKind,
-    inference::confusion,
-    metrics::EpochMetrics,
-    model::HEADS_FILE,
     overlays::{
         Overlay, WRONG_CORRECTIONS, WRONG_TEST, write_overlays, write_wrong_corrections_grid,
         write_wrong_test_grid,
     },
     plots::{save_confusion_png, save_curves_png},
+};
+use afcn_train::{
+    config::DatasetKind,
+    inference::confusion,
+    metrics::EpochMetrics,
+    model::HEADS_FILE,
     run_dir::{RunDir, names},
     trainer::Trainer,
 };

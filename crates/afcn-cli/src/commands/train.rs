@@ -9,14 +9,14 @@ use anyhow::Context;
 use burn::tensor::backend::AutodiffBackend;
 use signal_hook::consts::{SIGINT, SIGTERM};
 
-use crate::{
+use crate::report;
+use afcn_train::{
     backend::{BackendKind, BackendTask, run_on_device},
     checkpoint::Checkpoint,
     config::{DatasetKind, Preset, TrainConfig},
     data,
     distributed::{self, Collective, DataParallel},
     methods::MethodKind,
-    report,
     run_dir::{RunDir, names},
     trainer::Trainer,
 };
@@ -179,7 +179,7 @@ pub fn execute(start: Start, verbose: bool, device: Option<usize>) -> anyhow::Re
     }
     let rank = collective.rank();
     match run_rank(start, verbose, device, interrupt, Rc::clone(&collective)) {
-        Err(e) if !e.is::<crate::trainer::Interrupted>() => {
+        Err(e) if !e.is::<afcn_train::trainer::Interrupted>() => {
             // The other ranks may wait in a collective call for this one: end them all.
             eprintln!("afcn: rank {rank} of {}: error: {e:#}", collective.ranks());
             collective.abort(1)

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use afcn_backbone::Arch;
 use anyhow::bail;
 
-use crate::{
+use afcn_train::{
     backend::BackendKind,
     config::{Preset, TrainConfig},
     run_dir::{RunDir, names},
@@ -205,8 +205,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{DatasetKind, PRETRAINED_BACKBONE};
-    use crate::methods::MethodKind;
+    use afcn_train::config::{DatasetKind, PRETRAINED_BACKBONE};
+    use afcn_train::methods::MethodKind;
 
     #[test]
     fn the_default_run_is_where_the_synthfer_pretrained_preset_reads() {

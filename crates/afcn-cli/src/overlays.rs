@@ -16,7 +16,8 @@ use afcn_gradcam::{class_attention, heatmap};
 use anyhow::{Context, anyhow};
 use burn::tensor::backend::Backend;
 
-use crate::{inference::Prediction, plots, run_dir::write_atomic};
+use crate::plots;
+use afcn_train::{inference::Prediction, run_dir::write_atomic};
 
 /// The folder of a run directory that holds the overlays.
 pub const OVERLAYS: &str = "overlays";

@@ -19,7 +19,7 @@ use std::{collections::HashSet, path::Path};
 use afcn_data::{FERPLUS_CLASSES, FerDataset};
 use serde::{Deserialize, Serialize};
 
-use crate::config::DatasetKind;
+use afcn_train::config::DatasetKind;
 
 /// The layout of a corrected label file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

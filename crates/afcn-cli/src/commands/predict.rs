@@ -13,10 +13,8 @@ use afcn_data::{ImageLimits, Location, RAFDB_CLASSES, decode_image, image_to_ten
 use anyhow::{anyhow, bail};
 use burn::tensor::{activation::softmax, backend::AutodiffBackend};
 
-use crate::{
-    backend::{BackendTask, run_on},
-    commands::model_args::{ModelArgs, Network},
-};
+use crate::commands::model_args::{ModelArgs, Network};
+use afcn_train::backend::{BackendTask, run_on};
 
 /// Arguments of `afcn predict`.
 #[derive(Debug, clap::Args)]

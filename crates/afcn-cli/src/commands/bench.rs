@@ -19,7 +19,7 @@ use anyhow::Context;
 use burn::tensor::{Distribution, ElementConversion, Tensor, backend::AutodiffBackend};
 use serde::Serialize;
 
-use crate::{
+use afcn_train::{
     backend::{BackendKind, BackendTask, run_on},
     config::{Preset, TrainConfig},
     distributed::{DataParallel, RunningStats},

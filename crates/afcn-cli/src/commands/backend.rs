@@ -1,6 +1,6 @@
 //! `afcn backend`: reports whether each compute backend is compiled in and usable.
 
-use crate::backend::{BackendKind, check};
+use afcn_train::backend::{BackendKind, check};
 
 /// Arguments of `afcn backend`.
 #[derive(Debug, clap::Args)]

@@ -15,8 +15,8 @@ use crate::{
     audit::{labels::LabelFile, scores::SampleScore},
     overlays::explain_samples,
     plots::encode_png,
-    progress::progress_bar,
 };
+use afcn_train::progress::progress_bar;
 
 /// The page template.
 const TEMPLATE: &str = include_str!("review.html");

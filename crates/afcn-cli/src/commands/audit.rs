@@ -25,9 +25,11 @@ use crate::{
         review::ReviewPage,
         scores::{SampleScore, issues_csv, rank, summarise, summary_text},
     },
+    commands::model_args::load_fer_model,
+};
+use afcn_train::{
     backend::{BackendKind, BackendTask, run_on},
     checkpoint::STATE_FILE,
-    commands::model_args::load_fer_model,
     config::{DataConfig, DatasetKind, TrainConfig},
     data,
     methods::{MethodConfigs, MethodKind},

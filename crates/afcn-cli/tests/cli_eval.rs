@@ -11,11 +11,9 @@ use std::{
     process::Output,
 };
 
+use afcn_cli::commands::model_args::load_fer_model;
 use afcn_data::image_to_tensor;
-use afcn_train::{
-    commands::model_args::load_fer_model,
-    config::{Preset, TrainConfig},
-};
+use afcn_train::config::{Preset, TrainConfig};
 use support::{failure, success, tiny_config, train_command};
 
 /// An explanation panel: three 224-pixel tiles with gaps, under a caption strip.

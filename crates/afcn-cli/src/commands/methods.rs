@@ -1,6 +1,6 @@
 //! `afcn methods`: the training methods the registry holds, one per line.
 
-use crate::methods::MethodKind;
+use afcn_train::methods::MethodKind;
 
 /// Arguments of `afcn methods`.
 #[derive(Debug, clap::Args)]

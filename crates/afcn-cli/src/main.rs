@@ -8,7 +8,7 @@ use clap::Parser;
 #[command(name = "afcn", version, about)]
 struct Cli {
     #[command(subcommand)]
-    command: afcn_train::commands::Command,
+    command: afcn_cli::commands::Command,
 }
 
 fn main() -> std::process::ExitCode {

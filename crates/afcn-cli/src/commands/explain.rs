@@ -25,13 +25,13 @@ use burn::{
 };
 
 use crate::{
-    backend::{BackendTask, run_on},
     commands::{
         model_args::{ModelArgs, Network},
         predict::default_names,
     },
     plots,
 };
+use afcn_train::backend::{BackendTask, run_on};
 
 /// The layer of a ResNet that `afcn explain` can explain: the output of its last stage.
 const LAYER4: &str = "layer4";

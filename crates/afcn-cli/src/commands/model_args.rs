@@ -7,7 +7,7 @@ use afcn_backbone::{Arch, HeadStatus, ResNet, ResNetConfig, checkpoint_classes};
 use anyhow::bail;
 use burn::tensor::backend::Backend;
 
-use crate::{
+use afcn_train::{
     backend::BackendKind,
     config::{Preset, TrainConfig},
     methods::{MethodConfigs, MethodKind},
