@@ -13,8 +13,7 @@ use std::marker::PhantomData;
 use afcn_backbone::{Arch, ResNet, ResNetConfig};
 use afcn_certainty::InvalidField;
 use afcn_data::Views;
-use afcn_losses::AfcnLossError;
-use afcn_train::methods::{BackboneHead, FeatureShape, LossParts, Method, StepBatch};
+use afcn_train::methods::{BackboneHead, FeatureShape, LossParts, Method, MethodError, StepBatch};
 use burn::{
     backend::{Autodiff, Flex},
     tensor::{
@@ -86,7 +85,7 @@ impl Method for Gce {
         &self,
         logits: Tensor<B, 2>,
         labels: Tensor<B, 1, Int>,
-    ) -> Result<LossParts<B>, AfcnLossError> {
+    ) -> Result<LossParts<B>, MethodError> {
         let [n, _] = logits.dims();
         let p_y = softmax(logits, 1)
             .gather(1, labels.reshape([n, 1]))

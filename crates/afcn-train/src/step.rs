@@ -19,7 +19,7 @@ use crate::{
     config::TrainConfig,
     data::SharedDataset,
     distributed::RunningStats,
-    methods::{HeadsVisitor, LossParts, Method, RelabelTiming, StepBatch},
+    methods::{HeadsVisitor, LossParts, Method, MethodError, RelabelTiming, StepBatch},
     model::FerModel,
 };
 
@@ -130,24 +130,29 @@ impl Step<'_> {
         running: &mut RunningStats,
     ) -> anyhow::Result<StepOutput<B>> {
         let config = self.config;
-        anyhow::ensure!(
-            model.heads.kind() == config.method,
-            "the model has the heads of {}, the run trains {}",
-            model.heads.kind(),
-            config.method
-        );
-        anyhow::ensure!(!shards.is_empty(), "a step needs at least one shard");
+        if model.heads.kind() != config.method {
+            return Err(MethodError::WrongHeads {
+                model: model.heads.kind(),
+                run: config.method,
+            }
+            .into());
+        }
+        if shards.is_empty() {
+            return Err(MethodError::NoShards.into());
+        }
         let views = self.views().count();
         let mut batches = Vec::with_capacity(shards.len());
         for (features, range) in shards {
             let (rows, n) = (features.dims()[0], range.len());
-            anyhow::ensure!(
-                rows == views * n && range.end <= indices.len(),
-                "the network output of samples {range:?} of a batch of {} has {rows} rows; \
-                 {views} views of {n} samples need {}",
-                indices.len(),
-                views * n
-            );
+            if rows != views * n || range.end > indices.len() {
+                return Err(MethodError::Rows {
+                    samples: range,
+                    batch: indices.len(),
+                    rows,
+                    views,
+                }
+                .into());
+            }
             let batch = StepBatch {
                 features,
                 samples: n,
@@ -312,4 +317,72 @@ fn weighted_sum<B: AutodiffBackend>(
 /// - `images`: `[V N, 3, S, S]`; output `[V N, K, h, w]`
 pub fn forward<B: AutodiffBackend>(model: &FerModel<B>, images: Tensor<B, 4>) -> Tensor<B, 4> {
     model.backbone.features(images)
+}
+
+#[cfg(test)]
+mod tests {
+    use afcn_backbone::Arch;
+    use burn::backend::{Autodiff, Flex};
+
+    use super::*;
+    use crate::{
+        config::Preset,
+        distributed::{DataParallel, RunningStats},
+        methods::MethodKind,
+    };
+
+    type B = Autodiff<Flex>;
+
+    /// The error of a step of `run` on a model with the heads of `heads`, given one shard of
+    /// the 4-sample batch whose network output has `rows` rows.
+    fn refusal(run: MethodKind, heads: MethodKind, rows: usize) -> MethodError {
+        let mut config = Preset::Synthfer.config();
+        config.method = run;
+        let device = Default::default();
+        let model = FerModel::<B>::new(heads, &config.methods, Arch::ResNetNarrow, 7, 32, &device);
+        let mut labels = LabelStore::new(vec![0; 4], 7).unwrap();
+        let mut running = RunningStats::begin(&DataParallel::solo(), &model);
+        let features = Tensor::<B, 4>::zeros([rows, 8, 1, 1], &device);
+        let mut step = Step {
+            config: &config,
+            labels: &mut labels,
+        };
+        let result = step.loss(
+            &model,
+            vec![(features, 0..4)],
+            &[0, 1, 2, 3],
+            0,
+            &device,
+            &mut running,
+        );
+        match result {
+            Ok(_) => panic!("a step of {run} on {heads} heads with {rows} rows ran"),
+            Err(e) => e.downcast().expect("a method error"),
+        }
+    }
+
+    #[test]
+    fn a_step_refuses_other_heads_and_a_wrong_number_of_rows() {
+        assert!(matches!(
+            refusal(MethodKind::Afcn, MethodKind::Rul, 8),
+            MethodError::WrongHeads {
+                model: MethodKind::Rul,
+                run: MethodKind::Afcn
+            }
+        ));
+        // AFCN sends both views: 4 samples need 8 rows.
+        let rows = refusal(MethodKind::Afcn, MethodKind::Afcn, 4);
+        assert!(matches!(
+            rows,
+            MethodError::Rows {
+                rows: 4,
+                views: 2,
+                ..
+            }
+        ));
+        assert!(
+            rows.to_string().contains("2 views of 4 samples need 8"),
+            "{rows}"
+        );
+    }
 }

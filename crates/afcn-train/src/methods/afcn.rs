@@ -7,10 +7,13 @@ use std::marker::PhantomData;
 use afcn_backbone::ResNet;
 use afcn_certainty::{Certainty, InvalidField};
 use afcn_data::Views;
-use afcn_losses::{AfcnConfig, AfcnLossError, AfcnObjective, ViewOutput};
+use afcn_losses::{AfcnConfig, AfcnObjective, ViewOutput};
 use burn::tensor::{Int, Tensor, backend::AutodiffBackend, backend::Backend};
 
-use super::{BackboneHead, FeatureShape, LossParts, Method, RelabelTiming, Relabelling, StepBatch};
+use super::{
+    BackboneHead, FeatureShape, LossParts, Method, MethodError, RelabelTiming, Relabelling,
+    StepBatch,
+};
 
 /// One forward of AFCN: each view's logits and feature maps.
 pub struct AfcnForward<B: AutodiffBackend> {
@@ -105,7 +108,7 @@ impl Method for AfcnConfig {
         &self,
         forward: AfcnForward<B>,
         labels: Tensor<B, 1, Int>,
-    ) -> Result<LossParts<B>, AfcnLossError> {
+    ) -> Result<LossParts<B>, MethodError> {
         let out = AfcnObjective::new(*self)?.forward(
             forward.view_1,
             forward.view_2,

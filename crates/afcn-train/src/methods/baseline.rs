@@ -5,11 +5,11 @@ use std::marker::PhantomData;
 use afcn_backbone::ResNet;
 use afcn_certainty::InvalidField;
 use afcn_data::Views;
-use afcn_losses::{AfcnLossError, cross_entropy_per_sample};
+use afcn_losses::cross_entropy_per_sample;
 use burn::tensor::{Int, Tensor, backend::AutodiffBackend, backend::Backend};
 use serde::{Deserialize, Serialize};
 
-use super::{BackboneHead, FeatureShape, LossParts, Method, StepBatch};
+use super::{BackboneHead, FeatureShape, LossParts, Method, MethodError, StepBatch};
 
 /// Cross-entropy on one view of each image, with no extra heads. It has no knobs: its
 /// section (`[methods.baseline]`) is empty.
@@ -60,7 +60,7 @@ impl Method for Baseline {
         &self,
         logits: Tensor<B, 2>,
         labels: Tensor<B, 1, Int>,
-    ) -> Result<LossParts<B>, AfcnLossError> {
+    ) -> Result<LossParts<B>, MethodError> {
         Ok(LossParts::cross_entropy_only(
             cross_entropy_per_sample(logits, labels).mean(),
         ))

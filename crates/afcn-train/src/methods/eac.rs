@@ -7,10 +7,10 @@ use std::marker::PhantomData;
 use afcn_backbone::ResNet;
 use afcn_certainty::InvalidField;
 use afcn_data::Views;
-use afcn_losses::{AfcnLossError, EacConfig};
+use afcn_losses::EacConfig;
 use burn::tensor::{Int, Tensor, backend::AutodiffBackend, backend::Backend};
 
-use super::{BackboneHead, FeatureShape, LossParts, Method, StepBatch};
+use super::{BackboneHead, FeatureShape, LossParts, Method, MethodError, StepBatch};
 
 /// One forward of EAC: view 1's logits and both views' feature maps.
 pub struct EacForward<B: AutodiffBackend> {
@@ -74,7 +74,7 @@ impl Method for EacConfig {
         &self,
         forward: EacForward<B>,
         labels: Tensor<B, 1, Int>,
-    ) -> Result<LossParts<B>, AfcnLossError> {
+    ) -> Result<LossParts<B>, MethodError> {
         let eac = EacConfig::loss(
             self,
             forward.logits_1,

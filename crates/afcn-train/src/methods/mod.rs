@@ -123,7 +123,7 @@ pub trait Method: Clone + fmt::Debug + PartialEq + Default + Serialize + Deseria
         &self,
         forward: Self::Forward<B>,
         labels: Tensor<B, 1, Int>,
-    ) -> Result<LossParts<B>, AfcnLossError>;
+    ) -> Result<LossParts<B>, MethodError>;
 }
 
 /// What a trained model classifies with, beside the backbone's feature maps.
@@ -237,6 +237,42 @@ pub trait HeadsVisitor<B: AutodiffBackend> {
     type Output;
     /// Runs the operation for method `M` with its configuration section and heads.
     fn visit<M: Method>(self, method: &M, heads: &M::Heads<B>) -> Self::Output;
+}
+
+/// What can go wrong in a method's part of a step.
+#[derive(Debug, thiserror::Error)]
+pub enum MethodError {
+    /// The model carries the heads of another method than the run trains.
+    #[error("the model has the heads of {model}, the run trains {run}")]
+    WrongHeads {
+        /// The method of the model's heads.
+        model: MethodKind,
+        /// The method of the run.
+        run: MethodKind,
+    },
+    /// A step was given no shard of its batch.
+    #[error("a step needs at least one shard of its batch")]
+    NoShards,
+    /// A shard's network output does not hold one row per view and sample.
+    #[error(
+        "the network output of samples {samples:?} of a batch of {batch} has {rows} rows; \
+         {views} views of {n} samples need {expected}",
+        n = samples.len(),
+        expected = views * samples.len()
+    )]
+    Rows {
+        /// The shard's positions in the batch.
+        samples: std::ops::Range<usize>,
+        /// Samples in the batch.
+        batch: usize,
+        /// Rows of the shard's output.
+        rows: usize,
+        /// Views of each sample.
+        views: usize,
+    },
+    /// The method's loss refused its inputs.
+    #[error(transparent)]
+    Loss(#[from] AfcnLossError),
 }
 
 /// Why a method name was not accepted.

@@ -6,7 +6,7 @@
 use afcn_backbone::ResNet;
 use afcn_certainty::InvalidField;
 use afcn_data::Views;
-use afcn_losses::{AfcnLossError, add_up_loss, mix_features, relative_uncertainty};
+use afcn_losses::{add_up_loss, mix_features, relative_uncertainty};
 use burn::{
     module::Module,
     nn::{BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig},
@@ -16,7 +16,7 @@ use rand::{SeedableRng, seq::SliceRandom};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::{Classifier, FeatureShape, LossParts, Method, StepBatch};
+use super::{Classifier, FeatureShape, LossParts, Method, MethodError, StepBatch};
 
 /// Relative Uncertainty Learning: one view, two branches and a classifier of their own, with
 /// the official code's knobs.
@@ -203,7 +203,7 @@ impl Method for Rul {
         &self,
         forward: RulForward<B>,
         labels: Tensor<B, 1, Int>,
-    ) -> Result<LossParts<B>, AfcnLossError> {
+    ) -> Result<LossParts<B>, MethodError> {
         Ok(LossParts::cross_entropy_only(add_up_loss(
             forward.mixed_logits,
             labels,

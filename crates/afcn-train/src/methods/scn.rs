@@ -5,9 +5,7 @@
 use afcn_backbone::{ResNet, global_average_pool};
 use afcn_certainty::{CorrectionRule, InvalidField};
 use afcn_data::Views;
-use afcn_losses::{
-    AfcnLossError, RankRegularisation, cross_entropy_per_sample, importance_scaled_logits,
-};
+use afcn_losses::{RankRegularisation, cross_entropy_per_sample, importance_scaled_logits};
 use burn::{
     module::Module,
     nn::{Linear, LinearConfig},
@@ -20,7 +18,10 @@ use burn::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{BackboneHead, FeatureShape, LossParts, Method, RelabelTiming, Relabelling, StepBatch};
+use super::{
+    BackboneHead, FeatureShape, LossParts, Method, MethodError, RelabelTiming, Relabelling,
+    StepBatch,
+};
 
 /// Self-Cure Network: one view, an importance branch, relabelling from the importance-scaled
 /// outputs that takes effect in later epochs. Its knobs, with SCN's defaults, are the rank
@@ -156,7 +157,7 @@ impl Method for Scn {
         &self,
         forward: ScnForward<B>,
         labels: Tensor<B, 1, Int>,
-    ) -> Result<LossParts<B>, AfcnLossError> {
+    ) -> Result<LossParts<B>, MethodError> {
         let ce = cross_entropy_per_sample(forward.scaled, labels).mean();
         let rank = self.rank().forward(forward.importance);
         Ok(LossParts {
